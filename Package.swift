@@ -1,0 +1,29 @@
+// swift-tools-version:5.9
+import PackageDescription
+
+let package = Package(
+    name: "facecam",
+    products: [
+        // The int8 runtime is a library other packages can depend on by version.
+        .library(name: "Int8Runtime", targets: ["Int8Runtime"]),
+        .executable(name: "facecam", targets: ["facecam"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Int8 kernels in C: reference/ defines TFLite's int8 semantics; SIMD variants
+        // are picked at run time by dispatch.c.
+        .target(name: "CInt8", path: "Sources/CInt8", cSettings: [.define("_GNU_SOURCE")]),
+        .target(name: "Int8Runtime", dependencies: ["CInt8"]),
+        .executableTarget(
+            name: "facecam",
+            dependencies: [
+                "Int8Runtime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(
+            name: "Int8RuntimeTests",
+            dependencies: ["Int8Runtime", "CInt8"]),
+    ]
+)
