@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct FaceCam: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "facecam",
+        abstract: "On-device int8 face inference: run, inspect and benchmark int8 TFLite models.",
+        version: "0.1.0",
+        subcommands: [Demo.self, Inspect.self, Bench.self, Invoke.self])
+}
