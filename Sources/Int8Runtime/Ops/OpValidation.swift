@@ -177,14 +177,14 @@ enum Broadcast {
         return result
     }
 
-    /// Strides (in elements) of `input` when read at each index of `output` (0 = broadcast).
+    /// Strides (in elements) of `input` when read at each index of `output` (0 where the input
+    /// has size 1: broadcast, or a unit dimension).
     static func strides(_ input: [Int], output: [Int]) -> [Int32] {
         let padded = Array(repeating: 1, count: maxRank - input.count) + input
-        let outputPadded = Array(repeating: 1, count: maxRank - output.count) + output
         var strides = [Int32](repeating: 0, count: maxRank)
         var running = 1
         for i in stride(from: maxRank - 1, through: 0, by: -1) {
-            strides[i] = (padded[i] == 1 && outputPadded[i] != 1) ? 0 : Int32(running)
+            strides[i] = padded[i] == 1 ? 0 : Int32(running)
             running *= padded[i]
         }
         return strides

@@ -1,0 +1,120 @@
+import XCTest
+@testable import Int8Runtime
+
+final class RuntimeTests: XCTestCase {
+    func testArenaPlanNeverOverlapsLiveBuffers() {
+        var rng = SplitMix64(seed: 42)
+        for _ in 0..<200 {
+            let requests = (0..<Int.random(in: 1...40, using: &rng)).map { _ -> ArenaRequest in
+                let first = Int.random(in: 0..<30, using: &rng)
+                return ArenaRequest(size: Int.random(in: 1...5000, using: &rng), first: first,
+                                    last: first + Int.random(in: 0..<10, using: &rng))
+            }
+            let (offsets, size) = ArenaPlanner.plan(requests)
+            var naive = 0
+            for (i, a) in requests.enumerated() {
+                XCTAssertEqual(offsets[i] % ArenaPlanner.alignment, 0)
+                XCTAssertLessThanOrEqual(offsets[i] + a.size, size)
+                naive += ArenaPlanner.align(a.size)
+                for (j, b) in requests.enumerated() where j > i {
+                    let liveTogether = a.first <= b.last && b.first <= a.last
+                    let overlap = offsets[i] < offsets[j] + b.size && offsets[j] < offsets[i] + a.size
+                    XCTAssertFalse(liveTogether && overlap, "buffers \(i) and \(j) overlap while both live")
+                }
+            }
+            XCTAssertLessThanOrEqual(size, naive)
+        }
+    }
+
+    func testPaddingMatchesTFLiteFormulas() {
+        // SAME keeps ceil(in / stride); VALID drops what does not fit.
+        XCTAssertEqual(Geometry.outputSize(.same, input: 128, filter: 5, stride: 2, dilation: 1), 64)
+        XCTAssertEqual(Geometry.outputSize(.valid, input: 48, filter: 3, stride: 1, dilation: 1), 46)
+        XCTAssertEqual(Geometry.outputSize(.valid, input: 10, filter: 3, stride: 1, dilation: 2), 6)
+        XCTAssertEqual(Geometry.paddingBefore(input: 128, filter: 5, stride: 2, dilation: 1, output: 64), 1)
+        XCTAssertEqual(Geometry.paddingBefore(input: 64, filter: 3, stride: 1, dilation: 1, output: 64), 1)
+        XCTAssertEqual(Geometry.paddingBefore(input: 64, filter: 2, stride: 2, dilation: 1, output: 32), 0)
+    }
+
+    func testBroadcastShapesAndStrides() {
+        XCTAssertEqual(Broadcast.shape([1, 4, 4, 8], [8]), [1, 4, 4, 8])
+        XCTAssertEqual(Broadcast.shape([2, 1, 3], [1, 5, 1]), [2, 5, 3])
+        XCTAssertNil(Broadcast.shape([2, 3], [4, 3]))
+        let strides = Broadcast.strides([8], output: [1, 4, 4, 8])
+        XCTAssertEqual(Array(strides.suffix(4)), [0, 0, 0, 1])
+        XCTAssertEqual(Array(Broadcast.strides([2, 1, 3], output: [2, 5, 3]).suffix(3)), [3, 0, 1])
+    }
+
+    func testModelsRunAndReportMemory() throws {
+        for url in Paths.shippedModels {
+            let model = try Model(path: url.path)
+            let interpreter = try Interpreter(model: model)
+            XCTAssertGreaterThan(interpreter.arenaBytes, 0)
+            // The arena must be smaller than giving every activation its own memory.
+            let naive = model.tensors.filter { !$0.isConstant }.reduce(0) { $0 + $1.byteCount }
+            XCTAssertLessThan(interpreter.arenaBytes, naive, url.lastPathComponent)
+            XCTAssertTrue(ModelAnalysis.operators(of: model).allSatisfy { $0.problem == nil })
+        }
+    }
+
+    /// Running part of the graph gives the same intermediate values as a full run, and a
+    /// preserved tensor survives a full run.
+    func testPartialRunMatchesFullRun() throws {
+        for url in Paths.shippedModels {
+            let model = try Model(path: url.path)
+            // A tensor in the middle of the graph.
+            let op = model.operators[model.operators.count / 2]
+            let target = op.outputs[0]
+            var options = Interpreter.Options()
+            options.preservedTensors = [target]
+            let full = try Interpreter(model: model, options: options)
+            let partial = try Interpreter(model: model)
+            var rng = SplitMix64(seed: 7)
+            let input = (0..<full.inputTensor(0).byteCount).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            try full.setInput(0, input)
+            try partial.setInput(0, input)
+            full.invoke()
+            let run = try partial.partialRun(to: [target])
+            XCTAssertLessThanOrEqual(run.operatorCount, model.operators.count / 2 + 1)
+            partial.invoke(run)
+            XCTAssertEqual(Array(full.tensorBytes(target)!), Array(partial.tensorBytes(target)!), url.lastPathComponent)
+        }
+    }
+
+    func testThreadsGiveIdenticalResults() throws {
+        for url in Paths.shippedModels {
+            let model = try Model(path: url.path)
+            var options = Interpreter.Options()
+            options.threads = 3
+            let single = try Interpreter(model: model)
+            let multi = try Interpreter(model: model, options: options)
+            var rng = SplitMix64(seed: 11)
+            for _ in 0..<3 {
+                let input = (0..<single.inputTensor(0).byteCount).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                try single.setInput(0, input)
+                try multi.setInput(0, input)
+                single.invoke()
+                multi.invoke()
+                for o in 0..<single.outputCount {
+                    XCTAssertEqual(Array(single.outputBuffer(o)), Array(multi.outputBuffer(o)), url.lastPathComponent)
+                }
+            }
+        }
+    }
+
+    func testWrongInputSizeIsRejected() throws {
+        guard let url = Paths.shippedModels.first else { return XCTFail("no models") }
+        let interpreter = try Interpreter(model: try Model(path: url.path))
+        XCTAssertThrowsError(try interpreter.setInput(0, [1, 2, 3]))
+        XCTAssertThrowsError(try interpreter.setInput(5, [1]))
+    }
+
+    func testMissingFileError() {
+        XCTAssertThrowsError(try Model(path: "/nonexistent/model.tflite")) { error in
+            XCTAssertTrue("\(error)".contains("/nonexistent/model.tflite"))
+        }
+        XCTAssertThrowsError(try Model(path: "/tmp")) { error in
+            XCTAssertTrue("\(error)".contains("not a regular file"))
+        }
+    }
+}
