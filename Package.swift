@@ -6,6 +6,7 @@ let package = Package(
     products: [
         // The int8 runtime is a library other packages can depend on by version.
         .library(name: "Int8Runtime", targets: ["Int8Runtime"]),
+        .library(name: "FacePipeline", targets: ["FacePipeline"]),
         .executable(name: "facecam", targets: ["facecam"]),
     ],
     dependencies: [
@@ -16,14 +17,20 @@ let package = Package(
         // are picked at run time by dispatch.c.
         .target(name: "CInt8", path: "Sources/CInt8", cSettings: [.define("_GNU_SOURCE")]),
         .target(name: "Int8Runtime", dependencies: ["CInt8"]),
+        // Face pipeline: preprocessing, BlazeFace decoding + NMS, verifier and classifier.
+        .target(name: "FacePipeline", dependencies: ["Int8Runtime"]),
         .executableTarget(
             name: "facecam",
             dependencies: [
                 "Int8Runtime",
+                "FacePipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(
             name: "Int8RuntimeTests",
             dependencies: ["Int8Runtime", "CInt8"]),
+        .testTarget(
+            name: "FacePipelineTests",
+            dependencies: ["FacePipeline", "Int8Runtime"]),
     ]
 )

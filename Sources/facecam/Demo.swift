@@ -1,7 +1,104 @@
 import ArgumentParser
+import FacePipeline
+import Foundation
 import Int8Runtime
 
 struct Demo: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "placeholder")
-    func run() throws {}
+    static let configuration = CommandConfiguration(
+        abstract: "Run the face pipeline (detect, verify, classify expression) on images; print JSON Lines.",
+        discussion: """
+            Reads binary PPM/PGM images (files, or folders of them). One JSON object per image \
+            on stdout: image, width, height, faces (box [x, y, w, h] in pixels, score, 6 \
+            keypoints, face_probability from ONet, expression and its probabilities) and \
+            latency_ms per stage. A summary goes to stderr. Camera and video sources come with \
+            `facecam run`.
+            """)
+
+    @Argument(help: "Images or folders of .ppm/.pgm images.")
+    var paths: [String] = ["samples"]
+
+    @Option(help: "Folder holding blazeface.tflite, onet.tflite and expression.tflite.")
+    var models = "models"
+
+    @Option(help: "Minimum BlazeFace score.")
+    var threshold: Float = 0.5
+
+    @Option(help: "Worker threads per model.")
+    var threads = 1
+
+    func run() throws {
+        var settings = PipelineSettings()
+        settings.detectionThreshold = threshold
+        settings.threads = max(1, threads)
+        let pipeline: FacePipeline
+        do {
+            pipeline = try FacePipeline(detector: "\(models)/blazeface.tflite", verifier: "\(models)/onet.tflite",
+                                        classifier: "\(models)/expression.tflite", settings: settings)
+        } catch { throw CommandError("\(error)") }
+
+        let files = try imageFiles()
+        var faceCount = 0, failures = 0
+        var total = PipelineTimings()
+        for file in files {
+            let image: RGBImage
+            do { image = try PNM.decode(try readFile(file)) } catch {
+                FileHandle.standardError.write(Data("facecam: \(file): \(error)\n".utf8))
+                failures += 1
+                continue
+            }
+            var timings = PipelineTimings()
+            let faces = pipeline.process(image, timings: &timings)
+            faceCount += faces.count
+            total.detectMs += timings.detectMs; total.verifyMs += timings.verifyMs; total.classifyMs += timings.classifyMs
+            let line: JSON = .object([
+                ("image", .string(file)), ("width", .integer(image.width)), ("height", .integer(image.height)),
+                ("faces", .array(faces.map(faceJSON))),
+                ("latency_ms", .object([("detect", .number(round3(timings.detectMs))), ("verify", .number(round3(timings.verifyMs))),
+                                        ("classify", .number(round3(timings.classifyMs)))])),
+            ])
+            print(line.text)
+        }
+        let n = max(files.count - failures, 1)
+        FileHandle.standardError.write(Data(String(
+            format: "facecam: %d image(s), %d face(s); mean per image: detect %.2f ms, verify %.2f ms, classify %.2f ms\n",
+            files.count - failures, faceCount, total.detectMs / Double(n), total.verifyMs / Double(n), total.classifyMs / Double(n)).utf8))
+        if failures > 0 { throw ExitCode(1) }
+    }
+
+    private func imageFiles() throws -> [String] {
+        var files: [String] = []
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                throw CommandError("\(path): no such file or folder")
+            }
+            if isDirectory.boolValue {
+                let names = try FileManager.default.contentsOfDirectory(atPath: path).sorted()
+                files += names.filter { $0.hasSuffix(".ppm") || $0.hasSuffix(".pgm") }.map { "\(path)/\($0)" }
+            } else {
+                files.append(path)
+            }
+        }
+        guard !files.isEmpty else { throw CommandError("no .ppm or .pgm images in \(paths.joined(separator: ", "))") }
+        return files
+    }
+
+    private func faceJSON(_ face: Face) -> JSON {
+        var pairs: [(String, JSON)] = [
+            ("box", .array([face.box.x, face.box.y, face.box.width, face.box.height].map { .number(round1(Double($0))) })),
+            ("score", .number(round3(Double(face.detectionScore)))),
+            ("keypoints", .array(face.keypoints.map { .array([.number(round1(Double($0.x))), .number(round1(Double($0.y)))]) })),
+        ]
+        if let p = face.faceProbability { pairs.append(("face_probability", .number(round3(Double(p))))) }
+        if let e = face.expression {
+            pairs.append(("expression", .string(e)))
+            pairs.append(("probabilities", .object(zip(ExpressionClassifier.labels, face.expressionProbabilities).map {
+                ($0.0, .number(round3(Double($0.1))))
+            })))
+        }
+        return .object(pairs)
+    }
 }
+
+func round1(_ x: Double) -> Double { (x * 10).rounded() / 10 }
+func round3(_ x: Double) -> Double { (x * 1000).rounded() / 1000 }

@@ -1,0 +1,137 @@
+// The face pipeline on one image: BlazeFace on the letterboxed frame, then for every face a
+// square crop checked by MTCNN's ONet and classified by the expression model.
+import Int8Runtime
+
+public struct Face: Sendable {
+    /// Box and keypoints in image pixels.
+    public var box: Box
+    public var keypoints: [Point]
+    public var detectionScore: Float
+    /// ONet's face probability for the crop (nil when no verifier is loaded).
+    public var faceProbability: Float?
+    public var expression: String?
+    /// Probabilities in `ExpressionClassifier.labels` order.
+    public var expressionProbabilities: [Float]
+}
+
+public struct PipelineTimings: Sendable {
+    public var detectMs: Double = 0
+    public var verifyMs: Double = 0
+    public var classifyMs: Double = 0
+    public init() {}
+}
+
+public struct PipelineSettings: Sendable {
+    public var detectionThreshold: Float = 0.5
+    public var nmsIoU: Float = 0.3
+    /// Faces whose ONet probability is below this are dropped.
+    public var verifyThreshold: Float = 0.5
+    public var maxFaces = 8
+    /// Square crop side as a multiple of the detected box width (as the models were calibrated).
+    public var verifierCropScale: Float = 1.25
+    public var classifierCropScale: Float = 1.1
+    public var threads = 1
+    public init() {}
+}
+
+public enum ExpressionClassifier {
+    public static let labels = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+}
+
+public final class FacePipeline {
+    public let settings: PipelineSettings
+    let detector: Interpreter
+    let verifier: Interpreter?
+    let classifier: Interpreter?
+
+    /// Loads the models (paths to the shipped .tflite files); verifier and classifier are optional.
+    public init(detector: String, verifier: String?, classifier: String?, settings: PipelineSettings = PipelineSettings()) throws {
+        self.settings = settings
+        var options = Interpreter.Options()
+        options.threads = settings.threads
+        func load(_ path: String) throws -> Interpreter {
+            do { return try Interpreter(model: try Model(path: path), options: options) } catch let error as ModelError {
+                throw ImageError("\(path): \(error)")
+            }
+        }
+        self.detector = try load(detector)
+        self.verifier = try verifier.map(load)
+        self.classifier = try classifier.map(load)
+        try FacePipeline.check(self.detector, "detector", input: [1, 128, 128, 3], outputs: [[1, 896, 16], [1, 896, 1]])
+        if let v = self.verifier { try FacePipeline.check(v, "verifier", input: [1, 48, 48, 3], outputs: [[1, 2]]) }
+        if let c = self.classifier { try FacePipeline.check(c, "classifier", input: [1, 64, 64, 1], outputs: [[1, 7]]) }
+    }
+
+    private static func check(_ interpreter: Interpreter, _ role: String, input: [Int], outputs: [[Int]]) throws {
+        let i = interpreter.inputTensor(0)
+        guard i.shape == input, i.type == .int8 else {
+            throw ImageError("\(role) model input is \(i.type) \(i.shapeDescription); expected int8 \(input)")
+        }
+        for (k, shape) in outputs.enumerated() {
+            guard k < interpreter.outputCount, interpreter.outputTensor(k).shape == shape, interpreter.outputTensor(k).type == .int8 else {
+                throw ImageError("\(role) model output \(k) is not int8 \(shape)")
+            }
+        }
+    }
+
+    public func process(_ image: RGBImage, timings: inout PipelineTimings) -> [Face] {
+        // Letterbox: the square of side max(w, h) centred on the image.
+        let side = Float(max(image.width, image.height))
+        let square = Box(x: (Float(image.width) - side) / 2, y: (Float(image.height) - side) / 2, width: side, height: side)
+        var t0 = monotonicNanoseconds()
+        Sampler.sample(image, region: square, into: detector.inputBuffer(0), width: 128, height: 128, layout: .rgb)
+        detector.invoke()
+        let regressors = Dequantized(detector, output: 0), logits = Dequantized(detector, output: 1)
+        let raw = BlazeFace.decode(regressors: regressors.value, logits: logits.value, threshold: settings.detectionThreshold)
+        let detections = BlazeFace.weightedNonMaximumSuppression(raw, iouThreshold: settings.nmsIoU).prefix(settings.maxFaces)
+        timings.detectMs += Double(monotonicNanoseconds() - t0) / 1e6
+
+        var faces: [Face] = []
+        for d in detections {
+            let box = Box(x: square.x + d.box.x * side, y: square.y + d.box.y * side, width: d.box.width * side, height: d.box.height * side)
+            var face = Face(box: box, keypoints: d.keypoints.map { Point(x: square.x + $0.x * side, y: square.y + $0.y * side) },
+                            detectionScore: d.score, faceProbability: nil, expression: nil, expressionProbabilities: [])
+            if let verifier {
+                t0 = monotonicNanoseconds()
+                Sampler.sample(image, region: crop(box, settings.verifierCropScale), into: verifier.inputBuffer(0), width: 48, height: 48, layout: .rgb)
+                verifier.invoke()
+                face.faceProbability = Dequantized(verifier, output: 0).value(1)
+                timings.verifyMs += Double(monotonicNanoseconds() - t0) / 1e6
+                if face.faceProbability! < settings.verifyThreshold { continue }
+            }
+            if let classifier {
+                t0 = monotonicNanoseconds()
+                Sampler.sample(image, region: crop(box, settings.classifierCropScale), into: classifier.inputBuffer(0), width: 64, height: 64, layout: .gray)
+                classifier.invoke()
+                let probabilities = Dequantized(classifier, output: 0)
+                face.expressionProbabilities = (0..<ExpressionClassifier.labels.count).map(probabilities.value)
+                let best = face.expressionProbabilities.indices.max { face.expressionProbabilities[$0] < face.expressionProbabilities[$1] }!
+                face.expression = ExpressionClassifier.labels[best]
+                timings.classifyMs += Double(monotonicNanoseconds() - t0) / 1e6
+            }
+            faces.append(face)
+        }
+        return faces
+    }
+
+    private func crop(_ box: Box, _ scale: Float) -> Box {
+        let side = box.width * scale
+        return Box(x: box.centerX - side / 2, y: box.centerY - side / 2, width: side, height: side)
+    }
+}
+
+/// Reads an int8 output tensor as real values.
+struct Dequantized {
+    let base: UnsafePointer<Int8>
+    let scale: Float
+    let zeroPoint: Int32
+
+    init(_ interpreter: Interpreter, output: Int) {
+        let tensor = interpreter.outputTensor(output)
+        base = interpreter.outputBuffer(output).bindMemory(to: Int8.self).baseAddress!
+        scale = tensor.quantization?.scale ?? 1
+        zeroPoint = tensor.quantization?.zeroPoint ?? 0
+    }
+
+    func value(_ i: Int) -> Float { scale * Float(Int32(base[i]) - zeroPoint) }
+}
