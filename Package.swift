@@ -7,6 +7,7 @@ let package = Package(
         // The int8 runtime is a library other packages can depend on by version.
         .library(name: "Int8Runtime", targets: ["Int8Runtime"]),
         .library(name: "FacePipeline", targets: ["FacePipeline"]),
+        .library(name: "FrameCapture", targets: ["FrameCapture"]),
         .executable(name: "facecam", targets: ["facecam"]),
     ],
     dependencies: [
@@ -17,6 +18,12 @@ let package = Package(
         // are picked at run time by dispatch.c.
         .target(name: "CInt8", path: "Sources/CInt8", cSettings: [.define("_GNU_SOURCE")]),
         .target(name: "Int8Runtime", dependencies: ["CInt8"]),
+        // System libraries: TurboJPEG (returns errors instead of exit()), libv4l2.
+        .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg",
+                       providers: [.apt(["libturbojpeg0-dev"])]),
+        .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
+        // Frames from V4L2 cameras and files, decoding and pixel conversion.
+        .target(name: "FrameCapture", dependencies: ["CTurboJPEG", "CV4L2", "FacePipeline"]),
         // Face pipeline: preprocessing, BlazeFace decoding + NMS, verifier and classifier.
         .target(name: "FacePipeline", dependencies: ["Int8Runtime"]),
         .executableTarget(
@@ -24,11 +31,16 @@ let package = Package(
             dependencies: [
                 "Int8Runtime",
                 "FacePipeline",
+                "FrameCapture",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(
             name: "Int8RuntimeTests",
-            dependencies: ["Int8Runtime", "CInt8"]),
+            dependencies: ["Int8Runtime", "CInt8"],
+            exclude: ["Golden"]),  // read from the source tree (#filePath), not bundled
+        .testTarget(
+            name: "FrameCaptureTests",
+            dependencies: ["FrameCapture", "FacePipeline"]),
         .testTarget(
             name: "FacePipelineTests",
             dependencies: ["FacePipeline", "Int8Runtime"]),

@@ -180,12 +180,16 @@ void ci8_max_pool2d_run(const ci8_pool2d *op, const int8_t *input, int8_t *outpu
 void ci8_average_pool2d_run(const ci8_pool2d *op, const int8_t *input, int8_t *output);
 
 // ---------------------------------------------------------------------------------------------
-// MEAN over H and W of an NHWC tensor (axis [1, 2]); keep_dims only changes the shape.
+// MEAN over H and W of an NHWC tensor (axis [1, 2]). keep_dims is NOT only a shape change:
+// TFLite's built-in resolver runs an integer-multiplier kernel when keep_dims is true and the
+// generic reference reduction (integer division, or a float rescale) when it is false, and the
+// two round differently. Set keep_dims from the op's ReducerOptions.
 
 typedef struct ci8_mean_hw {
   int32_t batches, height, width, channels;
   float input_scale, output_scale;
   int32_t input_zero_point, output_zero_point;
+  int32_t keep_dims;                   // boolean, from ReducerOptions.keep_dims
   void *prepared;
 } ci8_mean_hw;
 
@@ -252,10 +256,20 @@ ci8_status ci8_lut_leaky_relu(const ci8_unary_quant *q, float alpha, int8_t tabl
 ci8_status ci8_lut_logistic(const ci8_unary_quant *q, int8_t table[256]);
 ci8_status ci8_lut_tanh(const ci8_unary_quant *q, int8_t table[256]);
 ci8_status ci8_lut_hard_swish(const ci8_unary_quant *q, int8_t table[256]);
-// QUANTIZE int8 -> int8 (requantization to another scale/zero point).
+// QUANTIZE int8 -> int8 (requantization to another scale/zero point). LiteRT handles whole
+// blocks of CI8_REQUANTIZE_BLOCK elements on a vector path whose rounding breaks ties upward and
+// the remaining count % CI8_REQUANTIZE_BLOCK tail elements on the scalar path (ties away from
+// zero), so bit-exact QUANTIZE needs both tables:
+//   ci8_lut_requantize(q, tail);  ci8_lut_requantize_block(q, block);
+//   ci8_lut_run_blocked(block, tail, CI8_REQUANTIZE_BLOCK, in, out, n);
+#define CI8_REQUANTIZE_BLOCK 16
 ci8_status ci8_lut_requantize(const ci8_unary_quant *q, int8_t table[256]);
+ci8_status ci8_lut_requantize_block(const ci8_unary_quant *q, int8_t table[256]);
 
 void ci8_lut_run(const int8_t table[256], const int8_t *input, int8_t *output, size_t count);
+// out[i] = (i < count - count % block ? block_table : tail_table)[(uint8_t)in[i]].
+void ci8_lut_run_blocked(const int8_t block_table[256], const int8_t tail_table[256],
+                         size_t block, const int8_t *input, int8_t *output, size_t count);
 
 // ---------------------------------------------------------------------------------------------
 // QUANTIZE float32 -> int8 and DEQUANTIZE int8 -> float32.

@@ -302,6 +302,8 @@ public final class Interpreter {
         case .copy(let bytes): out.copyMemory(from: step.input0!, byteCount: bytes)
         case .softmax(var d): ci8_softmax_run(&d, i8(step.input0), o8(out))
         case .lookup(let table, let count): ci8_lut_run(table, i8(step.input0), o8(out), count)
+        case .blockedLookup(let block, let tail, let count):
+            ci8_lut_run_blocked(block, tail, Int(CI8_REQUANTIZE_BLOCK), i8(step.input0), o8(out), count)
         case .quantizeFloat(let scale, let zeroPoint, let count):
             ci8_quantize_f32_run(step.input0!.assumingMemoryBound(to: Float.self), o8(out), count, scale, zeroPoint)
         case .dequantize(let scale, let zeroPoint, let count):

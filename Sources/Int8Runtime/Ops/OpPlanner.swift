@@ -42,6 +42,7 @@ enum Kernel {
     case copy(bytes: Int)
     case softmax(ci8_softmax)
     case lookup(table: UnsafeMutablePointer<Int8>, count: Int)
+    case blockedLookup(block: UnsafeMutablePointer<Int8>, tail: UnsafeMutablePointer<Int8>, count: Int)
     case quantizeFloat(scale: Float, zeroPoint: Int32, count: Int)
     case dequantize(scale: Float, zeroPoint: Int32, count: Int)
     case resizeNearest(ci8_resize)
@@ -318,6 +319,7 @@ enum OpPlanner {
         d.batches = Int32(n); d.height = Int32(h); d.width = Int32(w); d.channels = Int32(ch)
         d.input_scale = qi.scale; d.output_scale = qo.scale
         d.input_zero_point = qi.zeroPoint; d.output_zero_point = qo.zeroPoint
+        d.keep_dims = keepDims ? 1 : 0
         var planned = PlannedOp(op: c.op, kernel: .mean(d))
         planned.preparedBytes = ci8_mean_hw_prepared_size(&d)
         planned.scratchBytes = ci8_mean_hw_scratch_size(&d)
@@ -486,9 +488,12 @@ enum OpPlanner {
             let qi = try c.int8Quantization(input, "input")
             var q = ci8_unary_quant(input_scale: qi.scale, output_scale: qo.scale,
                                     input_zero_point: qi.zeroPoint, output_zero_point: qo.zeroPoint)
-            let table = memory.allocate(256).bindMemory(to: Int8.self, capacity: 256)
-            try check(ci8_lut_requantize(&q, table), c)
-            return PlannedOp(op: c.op, kernel: .lookup(table: table, count: input.elementCount))
+            // LiteRT rounds whole blocks and the tail differently: two tables.
+            let tail = memory.allocate(256).bindMemory(to: Int8.self, capacity: 256)
+            let block = memory.allocate(256).bindMemory(to: Int8.self, capacity: 256)
+            try check(ci8_lut_requantize(&q, tail), c)
+            try check(ci8_lut_requantize_block(&q, block), c)
+            return PlannedOp(op: c.op, kernel: .blockedLookup(block: block, tail: tail, count: input.elementCount))
         default:
             throw c.fail(.unsupported, "QUANTIZE from \(input.type) is not supported (float32 or int8 only)")
         }

@@ -1,0 +1,226 @@
+// Frame sources over files: MJPEG streams (concatenated JPEGs, as cameras and ffmpeg's
+// `-f mjpeg` write them), Y4M (4:2:0 or mono), single images, and folders of JPEG/PPM/PGM.
+// Files are memory-mapped: frames point into the mapping, nothing is copied.
+#if canImport(Glibc)
+import Glibc
+#endif
+import FacePipeline
+
+/// A read-only memory mapping of a whole file.
+final class MappedFile {
+    let path: String
+    let bytes: UnsafeRawBufferPointer
+
+    init(_ path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let reason = String(cString: strerror(errno))
+            throw CaptureError(errno == ENOENT ? .notFound : .io, "\(path): \(reason)")
+        }
+        defer { Glibc.close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            throw CaptureError(.unsupported, "\(path): not a regular file")
+        }
+        let size = Int(info.st_size)
+        guard size > 0 else { throw CaptureError(.unsupported, "\(path): the file is empty") }
+        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
+            throw CaptureError(.io, "\(path): cannot map the file: \(String(cString: strerror(errno)))")
+        }
+        bytes = UnsafeRawBufferPointer(start: base, count: size)
+    }
+
+    deinit { munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count) }
+
+    func hasPrefix(_ prefix: [UInt8]) -> Bool {
+        bytes.count >= prefix.count && zip(bytes, prefix).allSatisfy { $0 == $1 }
+    }
+}
+
+public enum FileSources {
+    /// Opens a file or folder as a frame source, by its content (not its name).
+    public static func open(_ path: String, fps: Double = 25) throws -> FrameSource {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw CaptureError(.notFound, "\(path): no such file, folder or device")
+        }
+        if (info.st_mode & S_IFMT) == S_IFDIR { return try ImageFolderSource(folder: path, fps: fps) }
+        let file = try MappedFile(path)
+        if file.hasPrefix([0xFF, 0xD8, 0xFF]) { return MJPEGFileSource(file: file, fps: fps) }
+        if file.hasPrefix(Array("YUV4MPEG2 ".utf8)) { return try Y4MSource(file: file) }
+        if file.hasPrefix(Array("P6".utf8)) || file.hasPrefix(Array("P5".utf8)) {
+            return try ImageFolderSource(files: [path], name: path, fps: fps)
+        }
+        throw CaptureError(.unsupported,
+                           "\(path) is not a video or image facecam reads (MJPEG stream, Y4M, JPEG, PPM/PGM, or a folder of images)")
+    }
+}
+
+/// Concatenated JPEG frames. Frame boundaries: a JPEG start (FF D8 FF) at the beginning of the
+/// file or right after an end marker (FF D9). A damaged frame is handed on as it is; the
+/// decoder rejects it and the consumer counts it.
+public final class MJPEGFileSource: FrameSource {
+    public let name: String
+    public let isLive = false
+    private let file: MappedFile
+    private let frameDurationNs: UInt64
+    private var position = 0
+    private var sequence = 0
+
+    init(file: MappedFile, fps: Double) {
+        self.file = file
+        name = "\(file.path) (MJPEG)"
+        frameDurationNs = UInt64(1e9 / max(fps, 1))
+    }
+
+    public func nextFrame() throws -> Frame? {
+        let data = file.bytes
+        guard position < data.count else { return nil }
+        let start = position
+        var i = start + 2
+        var end = data.count
+        while i + 4 < data.count {
+            if data[i] == 0xFF && data[i + 1] == 0xD9 && data[i + 2] == 0xFF && data[i + 3] == 0xD8 && data[i + 4] == 0xFF {
+                end = i + 2
+                break
+            }
+            i += 1
+        }
+        position = end
+        defer { sequence += 1 }
+        return Frame(width: 0, height: 0, format: .mjpeg, bytes: UnsafeRawBufferPointer(rebasing: data[start..<end]),
+                     bytesPerLine: 0, sequence: sequence, timestampNs: UInt64(sequence) * frameDurationNs)
+    }
+
+    public func close() {}
+}
+
+/// YUV4MPEG2: a text header, then "FRAME" lines each followed by the raw planes.
+public final class Y4MSource: FrameSource {
+    public let name: String
+    public let isLive = false
+    let width: Int, height: Int
+    private let format: PixelFormat
+    private let frameBytes: Int
+    private let frameDurationNs: UInt64
+    private let file: MappedFile
+    private var position: Int
+    private var sequence = 0
+
+    init(file: MappedFile) throws {
+        self.file = file
+        let data = file.bytes
+        guard let newline = data.firstIndex(of: 0x0A), newline < 1024 else {
+            throw CaptureError(.unsupported, "\(file.path): Y4M header is not terminated")
+        }
+        let header = String(decoding: UnsafeRawBufferPointer(rebasing: data[0..<newline]), as: UTF8.self)
+        var w = 0, h = 0, rate = (25, 1), colorspace = "420jpeg"
+        for field in header.split(separator: " ").dropFirst() {
+            let value = field.dropFirst()
+            switch field.first {
+            case "W": w = Int(value) ?? 0
+            case "H": h = Int(value) ?? 0
+            case "F":
+                let parts = value.split(separator: ":").compactMap { Int($0) }
+                if parts.count == 2, parts[0] > 0, parts[1] > 0 { rate = (parts[0], parts[1]) }
+            case "C": colorspace = String(value)
+            default: break
+            }
+        }
+        guard w > 0, h > 0, w * h <= PNM.maximumPixels else {
+            throw CaptureError(.unsupported, "\(file.path): Y4M header has no valid size (W/H)")
+        }
+        if colorspace.hasPrefix("420") { format = .i420 } else if colorspace == "mono" { format = .grey } else {
+            throw CaptureError(.unsupported, "\(file.path): Y4M colorspace C\(colorspace) is not supported (4:2:0 or mono)")
+        }
+        width = w; height = h
+        frameBytes = format.frameBytes(width: w, height: h)!
+        frameDurationNs = UInt64(1e9 * Double(rate.1) / Double(rate.0))
+        position = newline + 1
+        name = "\(file.path) (Y4M \(format == .grey ? "mono" : "4:2:0") \(w)x\(h))"
+    }
+
+    public func nextFrame() throws -> Frame? {
+        let data = file.bytes
+        guard position < data.count else { return nil }
+        guard let newline = data[position...].firstIndex(of: 0x0A), newline - position < 1024,
+              data[position..<min(position + 5, data.count)].elementsEqual(Array("FRAME".utf8)) else {
+            position = data.count
+            throw CaptureError(.corruptFrame, "\(file.path): frame \(sequence) does not start with FRAME; stream ends here")
+        }
+        let start = newline + 1
+        guard data.count - start >= frameBytes else {
+            position = data.count
+            throw CaptureError(.corruptFrame, "\(file.path): frame \(sequence) is truncated")
+        }
+        position = start + frameBytes
+        defer { sequence += 1 }
+        return Frame(width: width, height: height, format: format,
+                     bytes: UnsafeRawBufferPointer(rebasing: data[start..<start + frameBytes]),
+                     bytesPerLine: width, sequence: sequence, timestampNs: UInt64(sequence) * frameDurationNs)
+    }
+
+    public func close() {}
+}
+
+/// A folder of images (or one image), in name order. JPEGs are handed on compressed; PPM/PGM
+/// are decoded here (they are tiny to parse).
+public final class ImageFolderSource: FrameSource {
+    public let name: String
+    public let isLive = false
+    private let files: [String]
+    private let frameDurationNs: UInt64
+    private var index = 0
+    private var current: MappedFile?
+    private var decoded = RGBImage(width: 1, height: 1)
+
+    convenience init(folder: String, fps: Double) throws {
+        guard let dir = opendir(folder) else {
+            throw CaptureError(.io, "\(folder): cannot read the folder: \(String(cString: strerror(errno)))")
+        }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
+            let lower = name.lowercased()
+            if [".jpg", ".jpeg", ".ppm", ".pgm"].contains(where: { lower.hasSuffix($0) }) { names.append(name) }
+        }
+        closedir(dir)
+        guard !names.isEmpty else {
+            throw CaptureError(.unsupported, "\(folder): no .jpg, .jpeg, .ppm or .pgm images in the folder")
+        }
+        try self.init(files: names.sorted().map { "\(folder)/\($0)" }, name: "\(folder) (\(names.count) images)", fps: fps)
+    }
+
+    init(files: [String], name: String, fps: Double) throws {
+        self.files = files
+        self.name = name
+        frameDurationNs = UInt64(1e9 / max(fps, 1))
+    }
+
+    public func nextFrame() throws -> Frame? {
+        guard index < files.count else { return nil }
+        let sequence = index
+        index += 1
+        let path = files[sequence]
+        let file: MappedFile
+        do { file = try MappedFile(path) } catch let error as CaptureError {
+            throw CaptureError(.corruptFrame, error.message)
+        }
+        current = file
+        let timestamp = UInt64(sequence) * frameDurationNs
+        if file.hasPrefix([0xFF, 0xD8]) {
+            return Frame(width: 0, height: 0, format: .mjpeg, bytes: file.bytes, bytesPerLine: 0, sequence: sequence, timestampNs: timestamp)
+        }
+        do { decoded = try PNM.decode(Array(file.bytes)) } catch {
+            throw CaptureError(.corruptFrame, "\(path): \(error)")
+        }
+        return decoded.pixels.withUnsafeBytes { raw in
+            // `decoded` is kept until the next call, so its storage outlives the frame.
+            Frame(width: decoded.width, height: decoded.height, format: .rgb24, bytes: UnsafeRawBufferPointer(raw),
+                  bytesPerLine: decoded.width * 3, sequence: sequence, timestampNs: timestamp)
+        }
+    }
+
+    public func close() {}
+}

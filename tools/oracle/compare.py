@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""compare-litert: golden cases vs LiteRT (built-in kernels) vs facecam, byte for byte.
+
+Steps:
+  1. Regenerates the single-op cases (tools/oracle/cases.py, fixed seeds) in a temporary
+     directory and checks that they equal Tests/Int8RuntimeTests/Golden/ops/ (model, inputs and
+     LiteRT outputs); stale or missing goldens fail. With --update they are written there instead.
+  2. Recomputes the outputs of every model case in Tests/Int8RuntimeTests/Golden/models/<case>/
+     (model-ref.txt names a repo-relative .tflite; input<i>.bin given) with LiteRT and compares
+     them with the committed output<i>.bin.
+  3. Unless --no-facecam: runs `facecam invoke MODEL -i input0.bin ... -o out0.bin ...` on every
+     case and compares each output with the golden bytes. The binary is $FACECAM, or else
+     `swift build -c release --product facecam` is run and its bin path used.
+
+Output: one line per differing output (case, output index, first differing byte, max abs diff
+in the tensor's type), then `identical: N/M` where M counts outputs (cases x outputs per case)
+and N those that were identical in every step that ran. Exit status 0 only if N == M and no
+golden was stale.
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import generate  # noqa: E402
+import litert_run  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+GOLDEN = ROOT / "Tests" / "Int8RuntimeTests" / "Golden"
+OPS = GOLDEN / "ops"
+MODELS = GOLDEN / "models"
+
+
+def numbered(d, prefix):
+    files = []
+    i = 0
+    while (d / f"{prefix}{i}.bin").exists():
+        files.append(d / f"{prefix}{i}.bin")
+        i += 1
+    return files
+
+
+def describe_diff(got, want, dtype):
+    """First differing byte index and max abs diff (in the tensor's type) of two byte strings."""
+    n = min(len(got), len(want))
+    a = np.frombuffer(got[:n], np.uint8)
+    b = np.frombuffer(want[:n], np.uint8)
+    diff = np.nonzero(a != b)[0]
+    first = int(diff[0]) if len(diff) else n
+    item = np.dtype(dtype).itemsize
+    if len(got) == len(want) and len(got) % item == 0:
+        ga = np.frombuffer(got, dtype).astype(np.float64)
+        wa = np.frombuffer(want, dtype).astype(np.float64)
+        with np.errstate(invalid="ignore"):
+            md = np.nanmax(np.abs(ga - wa)) if ga.size else 0.0
+        mds = f"{md:g}"
+    else:
+        mds = f"n/a (size {len(got)} vs {len(want)})"
+    return first, mds
+
+
+def model_of(case_dir):
+    if (case_dir / "model.tflite").exists():
+        return case_dir / "model.tflite"
+    ref = (case_dir / "model-ref.txt").read_text().strip()
+    return ROOT / ref
+
+
+def output_dtypes(model_path):
+    _, outs = litert_run.io_details(model_path)
+    return [o["dtype"] for o in outs]
+
+
+def check_ops(update, problems):
+    tmp = Path(tempfile.mkdtemp(prefix="facecam-ops-"))
+    try:
+        names = generate.generate(tmp)
+        if update:
+            if OPS.exists():
+                shutil.rmtree(OPS)
+            OPS.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(tmp, OPS)
+            print(f"updated {len(names)} single-op cases in {OPS.relative_to(ROOT)}")
+            return
+        committed = sorted(p.name for p in OPS.iterdir() if p.is_dir()) if OPS.exists() else []
+        for name in sorted(set(committed) - set(names)):
+            problems.append(f"stale golden: ops/{name} is not generated any more")
+        for name in names:
+            fresh, old = tmp / name, OPS / name
+            if not old.exists():
+                problems.append(f"stale golden: ops/{name} missing (run with --update)")
+                continue
+            fresh_files = sorted(p.name for p in fresh.iterdir())
+            old_files = sorted(p.name for p in old.iterdir())
+            if fresh_files != old_files:
+                problems.append(f"stale golden: ops/{name} has files {old_files}, "
+                                f"expected {fresh_files}")
+                continue
+            for f in fresh_files:
+                if (fresh / f).read_bytes() != (old / f).read_bytes():
+                    problems.append(f"stale golden: ops/{name}/{f} differs from regenerated")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_models(problems, verdict):
+    if not MODELS.exists():
+        return
+    for d in sorted(p for p in MODELS.iterdir() if p.is_dir()):
+        model = model_of(d)
+        if not model.exists():
+            problems.append(f"models/{d.name}: model {model} not found")
+            continue
+        ins, _ = litert_run.io_details(model)
+        feeds = [np.frombuffer(f.read_bytes(), dtype=np.dtype(i["dtype"]).newbyteorder("<"))
+                 for f, i in zip(numbered(d, "input"), ins)]
+        outs = litert_run.run_model(model, feeds)
+        wants = numbered(d, "output")
+        if len(wants) != len(outs):
+            problems.append(f"models/{d.name}: {len(wants)} output files, model has {len(outs)}")
+        for k, (o, w) in enumerate(zip(outs, wants)):
+            got = np.ascontiguousarray(o, o.dtype.newbyteorder("<")).tobytes()
+            want = w.read_bytes()
+            if got != want:
+                first, md = describe_diff(got, want, o.dtype)
+                print(f"models/{d.name} output{k}: LiteRT differs from golden at byte {first}, "
+                      f"max abs diff {md}")
+                verdict[(f"models/{d.name}", k)] = False
+
+
+def facecam_binary():
+    env = os.environ.get("FACECAM")
+    if env:
+        return env
+    subprocess.run(["swift", "build", "-c", "release", "--product", "facecam"], cwd=ROOT,
+                   check=True, stdout=subprocess.DEVNULL)
+    bin_dir = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT,
+                             check=True, capture_output=True, text=True).stdout.strip()
+    return str(Path(bin_dir) / "facecam")
+
+
+def check_facecam(case_dirs, verdict):
+    exe = facecam_binary()
+    tmp = Path(tempfile.mkdtemp(prefix="facecam-out-"))
+    try:
+        for label, d in case_dirs:
+            model = model_of(d)
+            wants = numbered(d, "output")
+            outs = [tmp / f"out{k}.bin" for k in range(len(wants))]
+            for o in outs:
+                if o.exists():
+                    o.unlink()
+            cmd = [exe, "invoke", str(model)]
+            for f in numbered(d, "input"):
+                cmd += ["-i", str(f)]
+            for o in outs:
+                cmd += ["-o", str(o)]
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            if r.returncode != 0:
+                msg = (r.stderr or r.stdout).strip().splitlines()
+                print(f"{label}: facecam failed ({r.returncode}): {msg[-1] if msg else ''}")
+                for k in range(len(wants)):
+                    verdict[(label, k)] = False
+                continue
+            dtypes = None
+            for k, (o, w) in enumerate(zip(outs, wants)):
+                got = o.read_bytes() if o.exists() else b""
+                want = w.read_bytes()
+                if got != want:
+                    if dtypes is None:
+                        dtypes = output_dtypes(model)
+                    first, md = describe_diff(got, want, dtypes[k])
+                    print(f"{label} output{k}: first differing byte {first}, max abs diff {md}")
+                    verdict[(label, k)] = False
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(prog="compare-litert", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--update", action="store_true",
+                    help="write the regenerated single-op cases into Golden/ops/")
+    ap.add_argument("--no-facecam", action="store_true",
+                    help="only check goldens against LiteRT (steps 1 and 2)")
+    args = ap.parse_args()
+
+    problems = []
+    check_ops(args.update, problems)
+    for p in problems:
+        print(p)
+
+    case_dirs = []
+    for base, label in ((OPS, "ops"), (MODELS, "models")):
+        if base.exists():
+            case_dirs += [(f"{label}/{d.name}", d) for d in sorted(base.iterdir()) if d.is_dir()]
+    verdict = {}
+    for label, d in case_dirs:
+        for k in range(len(numbered(d, "output"))):
+            verdict[(label, k)] = True
+
+    check_models(problems, verdict)
+    if not args.no_facecam:
+        check_facecam(case_dirs, verdict)
+
+    ok = sum(verdict.values())
+    print(f"identical: {ok}/{len(verdict)}")
+    return 0 if ok == len(verdict) and not problems else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
