@@ -12,6 +12,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // Board profiles are YAML: Yams keeps each node's line, so errors can name it.
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // Int8 kernels in C: reference/ defines TFLite's int8 semantics; SIMD variants
@@ -33,6 +35,7 @@ let package = Package(
                 "FacePipeline",
                 "FrameCapture",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
             ]),
         .testTarget(
             name: "Int8RuntimeTests",

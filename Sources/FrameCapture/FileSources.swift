@@ -57,9 +57,10 @@ public enum FileSources {
     }
 }
 
-/// Concatenated JPEG frames. Frame boundaries: a JPEG start (FF D8 FF) at the beginning of the
-/// file or right after an end marker (FF D9). A damaged frame is handed on as it is; the
-/// decoder rejects it and the consumer counts it.
+/// Concatenated JPEG frames. Frame boundaries come from walking the JPEG marker structure
+/// (segment lengths, then entropy-coded data up to the next marker) until EOI, so embedded
+/// thumbnails do not split a frame, and a truncated frame ends where the next SOI begins. A
+/// damaged frame is handed on as it is; the decoder rejects it and the consumer counts it.
 public final class MJPEGFileSource: FrameSource {
     public let name: String
     public let isLive = false
@@ -76,21 +77,60 @@ public final class MJPEGFileSource: FrameSource {
 
     public func nextFrame() throws -> Frame? {
         let data = file.bytes
-        guard position < data.count else { return nil }
+        // Skip anything before the next SOI (garbage between frames).
+        while position + 2 < data.count && !(data[position] == 0xFF && data[position + 1] == 0xD8) { position += 1 }
+        guard position + 2 < data.count else { position = data.count; return nil }
         let start = position
-        var i = start + 2
-        var end = data.count
-        while i + 4 < data.count {
-            if data[i] == 0xFF && data[i + 1] == 0xD9 && data[i + 2] == 0xFF && data[i + 3] == 0xD8 && data[i + 4] == 0xFF {
-                end = i + 2
-                break
-            }
-            i += 1
-        }
+        let end = MJPEGFileSource.frameEnd(data, from: start)
         position = end
         defer { sequence += 1 }
         return Frame(width: 0, height: 0, format: .mjpeg, bytes: UnsafeRawBufferPointer(rebasing: data[start..<end]),
                      bytesPerLine: 0, sequence: sequence, timestampNs: UInt64(sequence) * frameDurationNs)
+    }
+
+    /// End (exclusive) of the JPEG starting at `start`: after its EOI, or at the next SOI or
+    /// the end of the data when the frame is damaged.
+    static func frameEnd(_ data: UnsafeRawBufferPointer, from start: Int) -> Int {
+        var i = start + 2
+        while i + 1 < data.count {
+            guard data[i] == 0xFF else { return resync(data, from: i) }
+            let marker = data[i + 1]
+            switch marker {
+            case 0xFF: i += 1                                  // fill byte
+            case 0xD9: return i + 2                            // EOI
+            case 0xD8: return i                                // next frame's SOI: this one is truncated
+            case 0x01, 0xD0...0xD7: i += 2                     // markers without a length
+            default:
+                guard i + 3 < data.count else { return data.count }
+                let length = Int(data[i + 2]) << 8 | Int(data[i + 3])
+                guard length >= 2 else { return resync(data, from: i + 2) }
+                let segmentEnd = min(data.count, i + 2 + length)
+                // Only APPn segments may hold a whole JPEG (a thumbnail); an SOI inside any
+                // other segment means this frame was cut short and the next one starts there.
+                if !(0xE0...0xEF).contains(marker) {
+                    let next = resync(data, from: i + 4)
+                    if next < segmentEnd { return next }
+                }
+                i = segmentEnd
+                if marker == 0xDA {                            // SOS: entropy-coded data follows
+                    while i + 1 < data.count {
+                        if data[i] == 0xFF, data[i + 1] != 0x00, !(0xD0...0xD7).contains(data[i + 1]) { break }
+                        i += 1
+                    }
+                }
+            }
+        }
+        return data.count
+    }
+
+    /// After a structural error: the frame ends at the next SOI (or the end of the data).
+    private static func resync(_ data: UnsafeRawBufferPointer, from i: Int) -> Int {
+        var j = i
+        while j + 2 < data.count {
+            if data[j] == 0xFF && data[j + 1] == 0xD8 && data[j + 2] == 0xFF { return j }
+            j += 1
+        }
+        return data.count
     }
 
     public func close() {}
