@@ -1,0 +1,345 @@
+import ArgumentParser
+import FacePipeline
+import FrameCapture
+import Foundation
+import Int8Runtime
+
+/// Set from the SIGINT/SIGTERM handler; the loop checks it between frames.
+nonisolated(unsafe) var stopRequested: sig_atomic_t = 0
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Stream face predictions from a camera or a file as JSON Lines.",
+        discussion: """
+            One JSON object per processed frame on stdout (see the README for the fields); a \
+            short summary on stderr every few seconds and at exit. Live cameras always work on \
+            the newest frame and count the frames they drop; files are processed frame by frame. \
+            Ctrl-C or SIGTERM stops cleanly. Exit status: 0 done, 1 error, 3 camera lost.
+            """)
+
+    @Option(help: "Camera device (/dev/videoN), video file (MJPEG, Y4M), image or folder of images.")
+    var source: String?
+
+    @Option(help: "Board profile in firmware-config/ (raspberry-pi-4, raspberry-pi-5, rk3588, x86-generic).")
+    var board: String?
+
+    @Option(help: "Board profile file (YAML).")
+    var config: String?
+
+    @Option(help: "Camera pixel format: yuyv, mjpeg, grey or nv12.")
+    var format: String?
+
+    @Option(help: "Camera frame size, WIDTHxHEIGHT.")
+    var size: String?
+
+    @Option(help: "Camera frame rate (for files without timing: the rate used for timestamps).")
+    var fps: Double?
+
+    @Option(help: "Worker threads per model.")
+    var threads: Int?
+
+    @Option(name: .customLong("max-frames"), help: "Stop after this many processed frames.")
+    var maxFrames: Int?
+
+    @Option(help: "Output on stdout: jsonl or none.")
+    var output: String = "jsonl"
+
+    @Option(help: "Write every processed frame, with boxes and labels drawn, as JPEG into this folder.")
+    var annotate: String?
+
+    @Option(help: "Reconnection attempts after a camera disconnects (with backoff); 0 exits with an error.")
+    var reconnect: Int?
+
+    @Option(help: "Folder holding the models.")
+    var models: String?
+
+    @Option(help: "Minimum BlazeFace score.")
+    var threshold: Float?
+
+    @Option(name: .customLong("summary-interval"), help: "Seconds between stderr summaries (0: only at exit).")
+    var summaryInterval: Double = 5
+
+    func validate() throws {
+        guard ["jsonl", "none"].contains(output) else { throw ValidationError("--output must be jsonl or none") }
+        if let maxFrames, maxFrames < 1 { throw ValidationError("--max-frames must be at least 1") }
+        if let threads, !(1...64).contains(threads) { throw ValidationError("--threads must be in 1...64") }
+        if let format, !["yuyv", "mjpeg", "grey", "nv12"].contains(format.lowercased()) {
+            throw ValidationError("--format must be yuyv, mjpeg, grey or nv12")
+        }
+        if let size, parseSize(size) == nil { throw ValidationError("--size must look like 640x480") }
+        if let reconnect, reconnect < 0 { throw ValidationError("--reconnect must not be negative") }
+    }
+
+    func run() throws {
+        var settings = RunSettings()
+        do {
+            if let board { try BoardConfig.load(try BoardConfig.path(forBoard: board), into: &settings) }
+            if let config { try BoardConfig.load(config, into: &settings) }
+        } catch let error as ConfigError { throw CommandError(error.description) }
+        if let source { settings.device = source }
+        if let format { settings.format = format.lowercased() }
+        if let size, let (w, h) = parseSize(size) { settings.width = w; settings.height = h }
+        if let fps { settings.fps = fps }
+        if let threads { settings.threads = threads }
+        if let reconnect { settings.reconnectAttempts = reconnect }
+        if let models { settings.modelsDirectory = models }
+        if let threshold { settings.detectionThreshold = threshold }
+        let sourcePath = settings.device ?? "/dev/video0"
+
+        var pipelineSettings = PipelineSettings()
+        pipelineSettings.detectionThreshold = settings.detectionThreshold
+        pipelineSettings.verifyThreshold = settings.verificationThreshold
+        pipelineSettings.maxFaces = settings.maxFaces
+        pipelineSettings.threads = settings.threads
+        let dir = settings.modelsDirectory
+        let pipeline: FacePipeline
+        do {
+            pipeline = try FacePipeline(detector: "\(dir)/\(settings.detector)", verifier: "\(dir)/\(settings.verifier)",
+                                        classifier: "\(dir)/\(settings.classifier)", settings: pipelineSettings)
+        } catch { throw CommandError("\(error)") }
+
+        if let annotate {
+            do { try FileManager.default.createDirectory(atPath: annotate, withIntermediateDirectories: true) } catch {
+                throw CommandError("--annotate \(annotate): cannot create the folder: \(error.localizedDescription)")
+            }
+        }
+
+        let opener = SourceOpener(path: sourcePath, settings: settings)
+        var frameSource: FrameSource
+        do { frameSource = try opener.open() } catch let error as CaptureError { throw CommandError(error.message) }
+
+        signal(SIGINT) { _ in stopRequested = 1 }
+        signal(SIGTERM) { _ in stopRequested = 1 }
+        signal(SIGPIPE, SIG_IGN)
+
+        let stats = RunStatistics(sourceName: frameSource.name, interval: summaryInterval)
+        let converter = FrameConverter()
+        let writer = JPEGWriter()
+        var image = RGBImage(width: 1, height: 1)
+        var processed = 0
+        var exitStatus: Int32 = 0
+        stats.note("facecam: reading \(frameSource.name)")
+
+        loop: while stopRequested == 0 {
+            if let maxFrames, processed >= maxFrames { break }
+            let t0 = monotonicNanoseconds()
+            let frame: Frame
+            do {
+                guard let next = try frameSource.nextFrame() else { break }  // end of file
+                frame = next
+            } catch let error as CaptureError {
+                switch error.kind {
+                case .corruptFrame:
+                    stats.corrupt += 1
+                    stats.note("facecam: skipped a corrupt frame: \(error.message)")
+                    continue loop
+                case .disconnected where frameSource.isLive:
+                    stats.note("facecam: camera lost: \(error.message)")
+                    frameSource.close()
+                    guard let reopened = opener.reconnect(stats: stats) else {
+                        stats.note("facecam: giving up after \(settings.reconnectAttempts) reconnection attempt(s)")
+                        exitStatus = 3
+                        break loop
+                    }
+                    frameSource = reopened
+                    continue loop
+                default:
+                    stats.note("facecam: \(error.message)")
+                    exitStatus = 1
+                    break loop
+                }
+            }
+            let t1 = monotonicNanoseconds()
+            do { try converter.convert(frame, into: &image) } catch let error as CaptureError {
+                stats.corrupt += 1
+                stats.note("facecam: skipped frame \(frame.sequence): \(error.message)")
+                continue loop
+            }
+            let t2 = monotonicNanoseconds()
+            var timings = PipelineTimings()
+            let faces = pipeline.process(image, timings: &timings)
+            let t3 = monotonicNanoseconds()
+            processed += 1
+            let isJPEG = frame.format == .mjpeg
+            let latency = FrameLatency(capture: ms(t1 - t0), decode: isJPEG ? ms(t2 - t1) : 0, convert: isJPEG ? 0 : ms(t2 - t1),
+                                       detect: timings.detectMs,
+                                       verify: timings.verifyMs, classify: timings.classifyMs, total: ms(t3 - t0))
+            stats.record(latency, dropped: droppedFrames(frameSource))
+            if output == "jsonl" {
+                let line = frameJSON(index: processed - 1, frame: frame, image: image, faces: faces, latency: latency,
+                                     dropped: droppedFrames(frameSource))
+                if !writeLine(line.text) { break loop }  // stdout closed (e.g. piped into head)
+            }
+            if let annotate {
+                var copy = image
+                Annotator.draw(faces, on: &copy)
+                let path = "\(annotate)/frame-\(String(format: "%06d", processed - 1)).jpg"
+                if let jpeg = try? writer.encode(copy) {
+                    FileManager.default.createFile(atPath: path, contents: Data(jpeg))
+                }
+            }
+            stats.maybeSummarize()
+        }
+        frameSource.close()
+        stats.summarize(final: true, corruptFromDecoder: converter.corruptFrames)
+        if stopRequested != 0 { stats.note("facecam: stopped by signal") }
+        if exitStatus != 0 { throw ExitCode(exitStatus) }
+    }
+
+    private func droppedFrames(_ source: FrameSource) -> Int {
+        (source as? V4L2Source)?.droppedFrames ?? 0
+    }
+
+    private func frameJSON(index: Int, frame: Frame, image: RGBImage, faces: [Face], latency: FrameLatency, dropped: Int) -> JSON {
+        .object([
+            ("frame", .integer(index)), ("sequence", .integer(frame.sequence)),
+            ("timestamp_ms", .number(round3(Double(frame.timestampNs) / 1e6))),
+            ("width", .integer(image.width)), ("height", .integer(image.height)),
+            ("faces", .array(faces.map(faceJSON))),
+            ("dropped", .integer(dropped)),
+            ("latency_ms", .object([("capture", .number(round3(latency.capture))), ("decode", .number(round3(latency.decode))),
+                                    ("convert", .number(round3(latency.convert))),
+                                    ("detect", .number(round3(latency.detect))), ("verify", .number(round3(latency.verify))),
+                                    ("classify", .number(round3(latency.classify))), ("total", .number(round3(latency.total)))])),
+        ])
+    }
+
+    private func writeLine(_ text: String) -> Bool {
+        var line = text
+        line.append("\n")
+        let ok = line.withCString { fputs($0, stdout) } >= 0
+        return ok && fflush(stdout) == 0
+    }
+}
+
+func faceJSON(_ face: Face) -> JSON {
+    var pairs: [(String, JSON)] = [
+        ("box", .array([face.box.x, face.box.y, face.box.width, face.box.height].map { .number(round1(Double($0))) })),
+        ("score", .number(round3(Double(face.detectionScore)))),
+        ("keypoints", .array(face.keypoints.map { .array([.number(round1(Double($0.x))), .number(round1(Double($0.y)))]) })),
+    ]
+    if let p = face.faceProbability { pairs.append(("face_probability", .number(round3(Double(p))))) }
+    if let e = face.expression {
+        pairs.append(("expression", .string(e)))
+        pairs.append(("probabilities", .object(zip(ExpressionClassifier.labels, face.expressionProbabilities).map {
+            ($0.0, .number(round3(Double($0.1))))
+        })))
+    }
+    return .object(pairs)
+}
+
+func parseSize(_ text: String) -> (Int, Int)? {
+    let parts = text.lowercased().split(separator: "x").compactMap { Int($0) }
+    guard parts.count == 2, (16...8192).contains(parts[0]), (16...8192).contains(parts[1]) else { return nil }
+    return (parts[0], parts[1])
+}
+
+private func ms(_ ns: UInt64) -> Double { Double(ns) / 1e6 }
+
+struct FrameLatency {
+    var capture, decode, convert, detect, verify, classify, total: Double
+}
+
+/// Opens the configured source, and reopens a lost camera with exponential backoff.
+struct SourceOpener {
+    let path: String
+    let settings: RunSettings
+
+    var isCamera: Bool { path.hasPrefix("/dev/") }
+
+    func open() throws -> FrameSource {
+        if isCamera {
+            let format = settings.format.flatMap { PixelFormat(cliName: $0) } ?? .yuyv
+            return try V4L2Source(path: path, format: format, width: settings.width ?? 640, height: settings.height ?? 480,
+                                  fps: settings.fps ?? 30)
+        }
+        return try FileSources.open(path, fps: settings.fps ?? 25)
+    }
+
+    func reconnect(stats: RunStatistics) -> FrameSource? {
+        var delay = 0.25
+        for attempt in 0..<settings.reconnectAttempts where stopRequested == 0 {
+            usleep(useconds_t(delay * 1e6))
+            do {
+                let source = try open()
+                stats.note("facecam: reconnected to \(source.name) (attempt \(attempt + 1))")
+                stats.reconnects += 1
+                return source
+            } catch {
+                stats.note("facecam: reconnection attempt \(attempt + 1)/\(settings.reconnectAttempts) failed: \(error)")
+            }
+            delay = min(delay * 2, 8)
+        }
+        return nil
+    }
+}
+
+extension PixelFormat {
+    init?(cliName: String) {
+        switch cliName.lowercased() {
+        case "yuyv": self = .yuyv
+        case "mjpeg", "mjpg": self = .mjpeg
+        case "grey", "gray": self = .grey
+        case "nv12": self = .nv12
+        default: return nil
+        }
+    }
+}
+
+/// Per-stage latency percentiles, fps, drops; printed to stderr every interval and at exit.
+final class RunStatistics {
+    let sourceName: String
+    let interval: Double
+    var corrupt = 0
+    var reconnects = 0
+    private var dropped = 0
+    private var frames = 0
+    private var windowFrames = 0
+    private var samples: [[Double]] = Array(repeating: [], count: 7)
+    private let started = monotonicNanoseconds()
+    private var windowStart = monotonicNanoseconds()
+    private static let stageNames = ["capture", "decode", "convert", "detect", "verify", "classify", "total"]
+
+    init(sourceName: String, interval: Double) {
+        self.sourceName = sourceName
+        self.interval = interval
+        for i in samples.indices { samples[i].reserveCapacity(4096) }
+    }
+
+    func record(_ l: FrameLatency, dropped: Int) {
+        frames += 1
+        windowFrames += 1
+        self.dropped = dropped
+        for (i, v) in [l.capture, l.decode, l.convert, l.detect, l.verify, l.classify, l.total].enumerated() {
+            if samples[i].count == 4096 { samples[i].removeFirst(1024) }  // keep recent frames
+            samples[i].append(v)
+        }
+    }
+
+    func note(_ message: String) {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+
+    func maybeSummarize() {
+        guard interval > 0, Double(monotonicNanoseconds() - windowStart) / 1e9 >= interval else { return }
+        summarize(final: false, corruptFromDecoder: nil)
+    }
+
+    func summarize(final: Bool, corruptFromDecoder: Int?) {
+        let now = monotonicNanoseconds()
+        let seconds = Double(now - (final ? started : windowStart)) / 1e9
+        let count = final ? frames : windowFrames
+        let fps = seconds > 0 ? Double(count) / seconds : 0
+        var parts: [String] = []
+        for (i, name) in Self.stageNames.enumerated() where !samples[i].isEmpty && samples[i].contains(where: { $0 > 0 }) {
+            let sorted = samples[i].sorted()
+            let p50 = sorted[sorted.count / 2], p95 = sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.95))]
+            parts.append(String(format: "%@ %.1f/%.1f", name, p50, p95))
+        }
+        let head = final ? "facecam: done:" : "facecam:"
+        note(String(format: "%@ %d frames, %.1f fps, dropped %d, corrupt %d%@; latency ms p50/p95: %@", head, count, fps, dropped,
+                    corrupt, reconnects > 0 ? ", reconnects \(reconnects)" : "", parts.joined(separator: ", ")))
+        windowStart = now
+        windowFrames = 0
+    }
+}
