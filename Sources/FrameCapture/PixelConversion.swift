@@ -113,7 +113,7 @@ public final class FrameConverter {
         guard tjDecompressHeader3(decoder, jpeg, UInt(data.count), &width, &height, &subsampling, &colorspace) == 0,
               width > 0, height > 0, Int(width) * Int(height) <= PNM.maximumPixels else {
             corruptFrames += 1
-            throw CaptureError(.corruptFrame, "corrupt JPEG frame: \(String(cString: tjGetErrorStr2(decoder)))")
+            throw CaptureError(.corruptFrame, "corrupt JPEG frame: \(resetDecoder(decoder))")
         }
         if image.width != Int(width) || image.height != Int(height) { image = RGBImage(width: Int(width), height: Int(height)) }
         let status = image.pixels.withUnsafeMutableBufferPointer { dst in
@@ -122,7 +122,16 @@ public final class FrameConverter {
         if status != 0 {
             // Warnings (e.g. truncated data) leave part of the image grey: skip such frames too.
             corruptFrames += 1
-            throw CaptureError(.corruptFrame, "corrupt JPEG frame: \(String(cString: tjGetErrorStr2(decoder)))")
+            throw CaptureError(.corruptFrame, "corrupt JPEG frame: \(resetDecoder(decoder))")
         }
+    }
+
+    /// After a failed decode TurboJPEG's handle can keep the aborted state (the next, valid frame
+    /// then fails too), so errors start a fresh handle. Returns the error message.
+    private func resetDecoder(_ handle: tjhandle) -> String {
+        let message = String(cString: tjGetErrorStr2(handle))
+        tjDestroy(handle)
+        decoder = nil
+        return message
     }
 }

@@ -93,9 +93,11 @@ final class FileSourceTests: XCTestCase {
         while true {
             do {
                 guard let frame = try source.nextFrame() else { break }
+                if ProcessInfo.processInfo.environment["DEBUG_FRAMES"] != nil { print("frame", frame.sequence, frame.bytes.count) }
                 try converter.convert(frame, into: &image)
                 good += 1
             } catch let error as CaptureError where error.recoverable {
+                if ProcessInfo.processInfo.environment["DEBUG_FRAMES"] != nil { print("bad", error) }
                 bad += 1
             }
         }
