@@ -295,7 +295,10 @@ final class RunStatistics {
     private var dropped = 0
     private var frames = 0
     private var windowFrames = 0
-    private var samples: [[Double]] = Array(repeating: [], count: 7)
+    /// Latency ring buffers, one per stage, allocated once: recording a frame allocates nothing.
+    private static let capacity = 4096
+    private var samples = [[Double]](repeating: [Double](repeating: 0, count: capacity), count: 7)
+    private var recorded = 0
     private let started = monotonicNanoseconds()
     private var windowStart = monotonicNanoseconds()
     private static let stageNames = ["capture", "decode", "convert", "detect", "verify", "classify", "total"]
@@ -303,17 +306,16 @@ final class RunStatistics {
     init(sourceName: String, interval: Double) {
         self.sourceName = sourceName
         self.interval = interval
-        for i in samples.indices { samples[i].reserveCapacity(4096) }
     }
 
     func record(_ l: FrameLatency, dropped: Int) {
         frames += 1
         windowFrames += 1
         self.dropped = dropped
-        for (i, v) in [l.capture, l.decode, l.convert, l.detect, l.verify, l.classify, l.total].enumerated() {
-            if samples[i].count == 4096 { samples[i].removeFirst(1024) }  // keep recent frames
-            samples[i].append(v)
-        }
+        let slot = recorded % Self.capacity
+        recorded += 1
+        samples[0][slot] = l.capture; samples[1][slot] = l.decode; samples[2][slot] = l.convert
+        samples[3][slot] = l.detect; samples[4][slot] = l.verify; samples[5][slot] = l.classify; samples[6][slot] = l.total
     }
 
     func note(_ message: String) {
@@ -328,16 +330,18 @@ final class RunStatistics {
     func summarize(final: Bool, corruptFromDecoder: Int?) {
         let now = monotonicNanoseconds()
         let seconds = Double(now - (final ? started : windowStart)) / 1e9
-        let count = final ? frames : windowFrames
-        let fps = seconds > 0 ? Double(count) / seconds : 0
+        let frameCount = final ? frames : windowFrames
+        let fps = seconds > 0 ? Double(frameCount) / seconds : 0
         var parts: [String] = []
-        for (i, name) in Self.stageNames.enumerated() where !samples[i].isEmpty && samples[i].contains(where: { $0 > 0 }) {
-            let sorted = samples[i].sorted()
-            let p50 = sorted[sorted.count / 2], p95 = sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.95))]
+        let count = min(recorded, Self.capacity)  // percentiles over the most recent frames
+        for (i, name) in Self.stageNames.enumerated() where count > 0 {
+            let sorted = samples[i][0..<count].sorted()
+            guard sorted.last! > 0 else { continue }   // stage not used by this source
+            let p50 = sorted[count / 2], p95 = sorted[min(count - 1, Int(Double(count) * 0.95))]
             parts.append(String(format: "%@ %.1f/%.1f", name, p50, p95))
         }
         let head = final ? "facecam: done:" : "facecam:"
-        note(String(format: "%@ %d frames, %.1f fps, dropped %d, corrupt %d%@; latency ms p50/p95: %@", head, count, fps, dropped,
+        note(String(format: "%@ %d frames, %.1f fps, dropped %d, corrupt %d%@; latency ms p50/p95: %@", head, frameCount, fps, dropped,
                     corrupt, reconnects > 0 ? ", reconnects \(reconnects)" : "", parts.joined(separator: ", ")))
         windowStart = now
         windowFrames = 0
