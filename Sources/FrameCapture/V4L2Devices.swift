@@ -145,7 +145,10 @@ public enum V4L2Devices {
     /// Describes one node; never throws (problems go into `error`).
     public static func describe(_ path: String, formats wanted: Bool = true) -> DeviceInfo {
         let fd = facecam_v4l2_open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC)
-        guard fd >= 0 else { return DeviceInfo(path: path, error: V4L2IO.errorText(errno)) }
+        guard fd >= 0 else {
+            let code = errno  // libv4l2's open fails with ENOTTY when QUERYCAP does
+            return DeviceInfo(path: path, error: code == ENOTTY ? "not a V4L2 device" : V4L2IO.errorText(code))
+        }
         defer { _ = facecam_v4l2_close(fd) }
         var cap = v4l2_capability()
         let status = V4L2IO.call(fd, FACECAM_VIDIOC_QUERYCAP, &cap)

@@ -104,6 +104,8 @@ public final class V4L2Source: FrameSource {
                 throw CaptureError(.notFound, "\(path): \(V4L2IO.errorText(code)) (device gone?)")
             case EBUSY:
                 throw CaptureError(.io, "\(path) is busy (another program is using the camera)")
+            case ENOTTY, EINVAL:  // libv4l2's open fails this way when QUERYCAP does
+                throw CaptureError(.unsupported, "\(path) is not a V4L2 device")
             case EACCES, EPERM:
                 throw CaptureError(.io, "\(path): permission denied (add the user to the 'video' group)")
             default:
@@ -208,7 +210,10 @@ public final class V4L2Source: FrameSource {
         }
         var type = Int32(bitPattern: FACECAM_BUF_TYPE_VIDEO_CAPTURE)
         code = V4L2IO.call(fd, FACECAM_VIDIOC_STREAMON, &type)
-        if code != 0 { throw error(code, "\(path): starting the stream") }
+        if code != 0 {
+            let failure = error(code, "\(path): starting the stream")
+            throw failure.kind == .disconnected ? failure : CaptureError(.io, failure.message)
+        }
         streaming = true
         ok = true
         return Started(fd: fd, mappings: mappings, card: card, driver: driver, format: format, width: width,
@@ -238,6 +243,17 @@ public final class V4L2Source: FrameSource {
 
     @inline(__always)
     private func queue(_ index: Int) -> Int32 { V4L2Source.queue(fd, index) }
+
+    /// poll() flagged an error: tell an unplugged device (QUERYCAP fails with ENODEV) from a
+    /// driver that stopped streaming (vb2's queue error: DQBUF would fail with EIO).
+    private func streamFailure() -> CaptureError {
+        var cap = v4l2_capability()
+        let code = V4L2IO.call(fd, FACECAM_VIDIOC_QUERYCAP, &cap)
+        if code != 0 {
+            return CaptureError(.disconnected, "\(path): camera disconnected (\(V4L2IO.errorText(code)))")
+        }
+        return CaptureError(.disconnected, "\(path): the driver reported a streaming error (camera failed)")
+    }
 
     @inline(__always)
     private static func queue(_ fd: Int32, _ index: Int) -> Int32 {
@@ -294,6 +310,10 @@ public final class V4L2Source: FrameSource {
             if pfd.revents & Int16(POLLNVAL) != 0 {
                 throw CaptureError(.disconnected, "\(path): the device descriptor became invalid")
             }
+            if pfd.revents & Int16(POLLIN) == 0 {
+                if pfd.revents & Int16(POLLERR | POLLHUP) != 0 { throw streamFailure() }
+                continue  // a wake-up without a frame (e.g. an event): wait again
+            }
 
             // Dequeue everything that is ready; keep the newest good buffer.
             var newest = v4l2_buffer()
@@ -316,6 +336,8 @@ public final class V4L2Source: FrameSource {
                     sawCorrupt = true
                     let requeue = queue(Int(buf.index))
                     if requeue != 0 { throw V4L2Source.error(requeue, "\(path): re-queueing a bad buffer") }
+                    var more = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                    if poll(&more, 1, 0) <= 0 || more.revents & Int16(POLLIN) == 0 { break }
                     continue
                 }
                 if haveNewest {
@@ -326,6 +348,10 @@ public final class V4L2Source: FrameSource {
                 newest = buf
                 haveNewest = true
                 newestPosition = position
+                // More ready? (Asking poll, not a DQBUF that fails with EAGAIN: libv4l2 prints
+                // every failed DQBUF to stderr.)
+                var more = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                if poll(&more, 1, 0) <= 0 || more.revents & Int16(POLLIN) == 0 { break }
             }
             if sawCorrupt {
                 // Surface the fault; a newer good frame in the same batch is given up (dropped).
@@ -336,12 +362,7 @@ public final class V4L2Source: FrameSource {
                 }
                 throw CaptureError(.corruptFrame, "\(path): the driver marked a frame as corrupt (V4L2_BUF_FLAG_ERROR)")
             }
-            if !haveNewest {
-                if pfd.revents & Int16(POLLERR | POLLHUP) != 0 {
-                    throw CaptureError(.disconnected, "\(path): the device reported an error (camera disconnected or failed)")
-                }
-                continue  // a wake-up without a buffer (e.g. an event): wait again
-            }
+            if !haveNewest { continue }
 
             let index = Int(newest.index)
             guard index < mappings.count else {
@@ -351,7 +372,7 @@ public final class V4L2Source: FrameSource {
             deliveredFrames += 1
             let mapping = mappings[index]
             let used = newest.bytesused > 0 ? min(Int(newest.bytesused), mapping.length) : mapping.length
-            var stamp: UInt64
+            let stamp: UInt64
             let timestampKind = newest.flags & FACECAM_BUF_FLAG_TIMESTAMP_MASK
             if timestampKind == FACECAM_BUF_FLAG_TIMESTAMP_MONOTONIC,
                newest.timestamp.tv_sec > 0 || newest.timestamp.tv_usec > 0 {

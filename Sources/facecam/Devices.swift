@@ -67,15 +67,16 @@ struct Devices: ParsableCommand {
         guard device.isCapture else { return out + " - not a video capture device\n" }
         out += " - video capture\n"
         let native = device.formats.filter { !$0.emulated }
-        for format in native {
-            let usable = format.pixelFormat != nil ? "" : " (facecam does not read it)"
-            out += "  \(fourccString(format.fourcc)) \(format.description)\(usable)\n"
+        for format in native where format.pixelFormat != nil {
+            out += "  \(fourccString(format.fourcc)) \(format.description)\n"
             if let range = format.sizeRange {
                 out += "    \(range.minWidth)x\(range.minHeight) to \(range.maxWidth)x\(range.maxHeight)"
                     + " (step \(range.stepWidth)x\(range.stepHeight))\n"
             }
             for size in format.sizes { out += "    \(size.width)x\(size.height): \(rateText(size.rates))\n" }
         }
+        let unread = native.filter { $0.pixelFormat == nil }.map { fourccString($0.fourcc) }
+        if !unread.isEmpty { out += "  also offers (facecam does not read them): \(unread.joined(separator: " "))\n" }
         let emulated = device.formats.count - native.count
         if emulated > 0 { out += "  (+\(emulated) formats converted in software by libv4l2)\n" }
         return out

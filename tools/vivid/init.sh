@@ -1,0 +1,139 @@
+#!/bin/busybox sh
+# /init of the vivid test VM (tools/vivid-test builds the initramfs around it). Loads the vivid
+# virtual camera driver, runs facecam's V4L2 checks, prints VIVID_STEP lines and TEST_RC=N for
+# the host to grep, and powers off.
+export PATH=/bin:/sbin
+/bin/busybox mount -t proc proc /proc
+/bin/busybox --install -s /bin
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /tmp && mount -t tmpfs tmpfs /tmp
+echo "VIVID: kernel $(uname -r), $(grep -c ^processor /proc/cpuinfo) cpu"
+for module in $(ls /modules | sort); do
+    insmod "/modules/$module" || echo "VIVID: insmod $module failed"
+done
+n=0
+while [ ! -e /dev/video0 ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+
+FC=/bin/facecam
+MODELS=/models
+failures=0
+pass() { echo "VIVID_STEP PASS $1"; }
+fail() { echo "VIVID_STEP FAIL $1: $2"; failures=$((failures + 1)); }
+show() { sed "s/^/  [$1] /" "$2" | head -n "${3:-40}"; }
+now_ms() { awk '{ printf "%d", $1 * 1000 }' /proc/uptime; }
+
+# `facecam run` when it exists, else the capture probe built into `facecam devices`.
+if $FC run --help >/dev/null 2>&1; then MODE=run; else MODE=probe; fi
+echo "VIVID: capture command: $MODE"
+# capture DEVICE FORMAT FRAMES [extra args...]: frames on stdout (JSON lines), summary on stderr
+capture() {
+    dev=$1; fmt=$2; frames=$3; shift 3
+    if [ "$MODE" = run ]; then
+        $FC run --source "$dev" --format "$fmt" --size 640x480 --max-frames "$frames" --models "$MODELS" --threads 1 "$@"
+    else
+        $FC devices --probe "$dev" --format "$fmt" --size 640x480 --frames "$frames" "$@"
+    fi
+}
+frame_lines() { grep -c '"frame"' "$1"; }
+# wait_frames FILE N: wait (up to 30 s) until FILE holds N frame lines
+wait_frames() {
+    t=0
+    while [ "$(frame_lines "$1")" -lt "$2" ] && [ $t -lt 300 ]; do sleep 0.1; t=$((t + 1)); done
+}
+set_ctrl() {
+    echo "VIVID: v4l2-ctl -d /dev/video0 --set-ctrl=$1"
+    v4l2-ctl -d /dev/video0 --set-ctrl="$1" 2>&1 | sed 's/^/  [v4l2-ctl] /'
+}
+
+# (a) listing
+start=$(now_ms)
+$FC devices > /tmp/a.out 2> /tmp/a.err; rc=$?
+show devices /tmp/a.out 30; show devices-err /tmp/a.err
+if [ $rc -eq 0 ] && grep -q '^/dev/video0: vivid' /tmp/a.out && grep -q 'YUYV' /tmp/a.out && grep -q '640x480' /tmp/a.out; then
+    pass "devices lists /dev/video0 (vivid) with YUYV 640x480 ($(( $(now_ms) - start )) ms)"
+else
+    fail devices "rc=$rc, /dev/video0 vivid YUYV 640x480 not listed"
+fi
+$FC devices --json > /tmp/a.json 2>&1; rc=$?
+if [ $rc -eq 0 ] && grep -q '"path":"/dev/video0","card":"vivid' /tmp/a.json && grep -q '"fourcc":"NV12"' /tmp/a.json; then
+    pass "devices --json"
+else
+    fail "devices --json" "rc=$rc"; show json /tmp/a.json 5
+fi
+
+# (b), (c) capture in raw formats vivid offers
+for fmt in yuyv grey nv12; do
+    FMT=$(echo $fmt | tr a-z A-Z)
+    start=$(now_ms)
+    capture /dev/video0 $fmt 20 > /tmp/$fmt.out 2> /tmp/$fmt.err; rc=$?
+    ms=$(( $(now_ms) - start ))
+    show $fmt /tmp/$fmt.out 2; show $fmt-err /tmp/$fmt.err 10
+    frames=$(frame_lines /tmp/$fmt.out)
+    good=$(grep '"frame"' /tmp/$fmt.out | grep '"width":640' | grep -c '"height":480')
+    if [ $rc -eq 0 ] && [ "$frames" -eq 20 ] && [ "$good" -eq 20 ] && grep -q "/dev/video0 $FMT 640x480" /tmp/$fmt.err; then
+        pass "$MODE $FMT 640x480: 20 frames, exit 0 ($ms ms)"
+    else
+        fail "$MODE $FMT" "rc=$rc frames=$frames 640x480=$good"
+    fi
+done
+
+# (d) fault injection through vivid's controls (names from `v4l2-ctl -L`)
+v4l2-ctl -d /dev/video0 -L > /tmp/ctrls.txt 2>&1
+grep -iE 'disconnect|inject|dropped' /tmp/ctrls.txt | sed 's/^/  [controls] /'
+# fault NAME FRAMES "CONTROLS..." [capture args...]: capture, inject after 3 frames, wait
+fault() {
+    name=$1; frames=$2; controls=$3; shift 3
+    capture /dev/video0 yuyv "$frames" "$@" > /tmp/$name.out 2> /tmp/$name.err & pid=$!
+    wait_frames /tmp/$name.out 3
+    for c in $controls; do set_ctrl "$c"; done
+    wait $pid; rc=$?
+    grep -v '"frame"' /tmp/$name.out | sed "s/^/  [$name] /"
+    grep -v 'reading /dev' /tmp/$name.err | sed "s/^/  [$name-err] /"
+    n=$(frame_lines /tmp/$name.out)
+}
+has() { grep -qi "$1" /tmp/$name.out /tmp/$name.err; }
+
+fault buf-error 12 "inject_v4l2_buf_flag_error=1" --reconnect 0
+if [ $rc -eq 0 ] && has corrupt && [ $n -eq 12 ]; then
+    pass "V4L2_BUF_FLAG_ERROR: reported as a corrupt frame, skipped, 12/12 frames, exit 0"
+else fail "buf-error" "rc=$rc frames=$n"; fi
+
+# The probe consumes every frame, so its drops are the driver's sequence gaps.
+capture_saved=$MODE; MODE=probe
+fault drop 20 "percentage_of_dropped_buffers=50"
+MODE=$capture_saved
+set_ctrl percentage_of_dropped_buffers=0
+dropped=$(grep '"frame"' /tmp/drop.out | tail -n 1 | sed -n 's/.*"dropped":\([0-9]*\).*/\1/p')
+early=$(grep '"frame":2,' /tmp/drop.out | sed -n 's/.*"dropped":\([0-9]*\).*/\1/p')
+if [ $rc -eq 0 ] && [ "${dropped:-0}" -ge 5 ] && [ "${early:-1}" -eq 0 ]; then
+    pass "driver drops 50% (probe): 0 dropped before, $dropped after, counted from sequence gaps, exit 0"
+else fail "drop" "rc=$rc dropped=${dropped:-?} before=${early:-?}"; fi
+
+fault stream-error 12 "inject_vidioc_streamon_error=1 inject_fatal_streaming_error=1" --reconnect 3
+if [ $rc -eq 0 ] && has 'camera lost' && has 'attempt 1/3 failed' && has 'reconnected' && [ $n -eq 12 ]; then
+    pass "fatal streaming error + failing STREAMON, --reconnect 3: lost, attempt 1 failed, reconnected, 12/12 frames, exit 0"
+else fail "stream-error" "rc=$rc frames=$n"; fi
+
+fault stream-error-0 12 "inject_fatal_streaming_error=1" --reconnect 0
+if [ $rc -ne 0 ] && [ $rc -lt 128 ] && has 'camera lost'; then
+    pass "fatal streaming error, --reconnect 0: exit $rc: $(grep -i 'camera lost' /tmp/$name.err | head -n 1)"
+else fail "stream-error-0" "rc=$rc"; fi
+
+fault unplug 12 "disconnect=1" --reconnect 2
+if [ $rc -eq 0 ] && has 'camera lost' && has 'reconnected' && [ $n -eq 12 ]; then
+    pass "disconnect, --reconnect 2: lost (ENODEV), reconnected when vivid re-registered, 12/12 frames, exit 0"
+else fail "unplug" "rc=$rc frames=$n"; fi
+
+fault unplug-giveup 12 "inject_vidioc_streamon_error=1 disconnect=1" --reconnect 1
+if [ $rc -ne 0 ] && [ $rc -lt 128 ] && has 'camera lost' && has 'giving up'; then
+    pass "disconnect + failing STREAMON, --reconnect 1: exit $rc: $(grep -i 'giving up' /tmp/$name.err | head -n 1)"
+else fail "unplug-giveup" "rc=$rc"; fi
+
+$FC devices > /tmp/e.out 2>&1; rc=$?
+if [ $rc -eq 0 ] && grep -q '^/dev/video0: vivid' /tmp/e.out; then pass "devices after the faults: exit 0"
+else fail "devices after the faults" "rc=$rc"; show after /tmp/e.out 5; fi
+
+echo "TEST_RC=$failures"
+sync
+poweroff -f
