@@ -1,8 +1,10 @@
 // Kernel-set selection and the public entry points. Each public function forwards to the kernel
-// set chosen by ci8_select_kernels(). Only the portable reference set is compiled in so far;
-// SIMD sets (AVX2, NEON, NEON dot product) will add cases to the switches below, and until they
-// exist every selection resolves to CI8_ISA_REFERENCE. ci8_detect_isa() still reports the CPU.
+// set chosen by ci8_select_kernels(). Built sets: the portable reference (everywhere) and, on
+// x86-64, AVX2 for CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED and ADD (x86/), used only when the CPU
+// has AVX2 and FMA; every other op runs the reference kernels under every selection.
+// CI8_ISA_REFERENCE forces the reference set for everything.
 #include "reference/ci8_ref.h"
+#include "x86/ci8_avx2.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #define CI8_X86 1
@@ -14,8 +16,11 @@
 #endif
 #endif
 
-// The only global state: the selected kernel set (written once, before any prepare).
-static ci8_isa g_selected = CI8_ISA_REFERENCE;
+// The only global state: the selected kernel set (written once, before any prepare). Until
+// ci8_select_kernels() is called it is unset, and the first use selects the best set this
+// CPU and build offer (what KernelSelection.useBest() would choose).
+#define CI8_ISA_UNSET ((ci8_isa)-1)
+static ci8_isa g_selected = CI8_ISA_UNSET;
 
 const char *ci8_status_message(ci8_status status) {
   switch (status) {
@@ -53,8 +58,13 @@ static ci8_isa cpu_isa(void) {
 #endif
 }
 
-// Whether a kernel set is compiled into this build. Only the reference set exists for now.
-static int isa_built(ci8_isa isa) { return isa == CI8_ISA_REFERENCE; }
+// Whether a kernel set is compiled into this build.
+static int isa_built(ci8_isa isa) {
+#if defined(__x86_64__)
+  if (isa == CI8_ISA_AVX2) return 1;
+#endif
+  return isa == CI8_ISA_REFERENCE;
+}
 
 ci8_isa ci8_detect_isa(void) {
   // "Best ISA this CPU supports and this build contains": walk down from the CPU's best.
@@ -68,8 +78,8 @@ ci8_isa ci8_detect_isa(void) {
 ci8_isa ci8_select_kernels(ci8_isa requested) {
   const ci8_isa best = ci8_detect_isa();
   ci8_isa isa = requested;
-  // An unavailable request falls back to the best available set below it; with only the
-  // reference set built, that is always CI8_ISA_REFERENCE.
+  // An unavailable request falls back to the best available set below it (on x86 that is
+  // always CI8_ISA_REFERENCE: AVX2 is the only SIMD set).
   if (isa != CI8_ISA_REFERENCE && (!isa_built(isa) || isa != best)) {
     isa = (isa == CI8_ISA_NEON_DOT && isa_built(CI8_ISA_NEON) && best == CI8_ISA_NEON)
               ? CI8_ISA_NEON
@@ -80,64 +90,104 @@ ci8_isa ci8_select_kernels(ci8_isa requested) {
   return isa;
 }
 
-ci8_isa ci8_selected_isa(void) { return g_selected; }
+ci8_isa ci8_selected_isa(void) {
+  if (g_selected == CI8_ISA_UNSET) g_selected = ci8_detect_isa();
+  return g_selected;
+}
 
-// ---- forwarding (reference only for now; SIMD sets add `case CI8_ISA_...:` arms) ----
+// ---- forwarding ----
+// CI8_AVX2_SET(expr_avx2, expr_ref): the AVX2 expression when that set is selected.
+#if defined(__x86_64__)
+#define CI8_AVX2_SET(avx2, ref) (ci8_selected_isa() == CI8_ISA_AVX2 ? (avx2) : (ref))
+#else
+#define CI8_AVX2_SET(avx2, ref) (ref)
+#endif
 
 size_t ci8_conv2d_prepared_size(const ci8_conv2d *op) {
-  return ci8_ref_conv2d_prepared_size(op);
+  return CI8_AVX2_SET(ci8_avx2_conv2d_prepared_size(op), ci8_ref_conv2d_prepared_size(op));
 }
 ci8_status ci8_conv2d_prepare(ci8_conv2d *op, const int8_t *filter, const int32_t *bias,
                               void *prepared) {
-  return ci8_ref_conv2d_prepare(op, filter, bias, prepared);
+  return CI8_AVX2_SET(ci8_avx2_conv2d_prepare(op, filter, bias, prepared),
+                      ci8_ref_conv2d_prepare(op, filter, bias, prepared));
 }
 size_t ci8_conv2d_scratch_size(const ci8_conv2d *op) {
   (void)op;
-  return 0;
+  return CI8_AVX2_SET(ci8_avx2_conv2d_scratch_size(op), (size_t)0);
 }
 void ci8_conv2d_run(const ci8_conv2d *op, const int8_t *input, int8_t *output, void *scratch,
                     int32_t row_begin, int32_t row_end) {
+#if defined(__x86_64__)
+  if (ci8_selected_isa() == CI8_ISA_AVX2) {
+    ci8_avx2_conv2d_run(op, input, output, scratch, row_begin, row_end);
+    return;
+  }
+#endif
   ci8_ref_conv2d_run(op, input, output, scratch, row_begin, row_end);
 }
 
 size_t ci8_depthwise_conv2d_prepared_size(const ci8_conv2d *op) {
-  return ci8_ref_depthwise_conv2d_prepared_size(op);
+  return CI8_AVX2_SET(ci8_avx2_depthwise_conv2d_prepared_size(op),
+                      ci8_ref_depthwise_conv2d_prepared_size(op));
 }
 ci8_status ci8_depthwise_conv2d_prepare(ci8_conv2d *op, const int8_t *filter,
                                         const int32_t *bias, void *prepared) {
-  return ci8_ref_depthwise_conv2d_prepare(op, filter, bias, prepared);
+  return CI8_AVX2_SET(ci8_avx2_depthwise_conv2d_prepare(op, filter, bias, prepared),
+                      ci8_ref_depthwise_conv2d_prepare(op, filter, bias, prepared));
 }
 size_t ci8_depthwise_conv2d_scratch_size(const ci8_conv2d *op) {
   (void)op;
-  return 0;
+  return CI8_AVX2_SET(ci8_avx2_depthwise_conv2d_scratch_size(op), (size_t)0);
 }
 void ci8_depthwise_conv2d_run(const ci8_conv2d *op, const int8_t *input, int8_t *output,
                               void *scratch, int32_t row_begin, int32_t row_end) {
+#if defined(__x86_64__)
+  if (ci8_selected_isa() == CI8_ISA_AVX2) {
+    ci8_avx2_depthwise_conv2d_run(op, input, output, scratch, row_begin, row_end);
+    return;
+  }
+#endif
   ci8_ref_depthwise_conv2d_run(op, input, output, scratch, row_begin, row_end);
 }
 
 size_t ci8_fully_connected_prepared_size(const ci8_fully_connected *op) {
-  return ci8_ref_fully_connected_prepared_size(op);
+  return CI8_AVX2_SET(ci8_avx2_fully_connected_prepared_size(op),
+                      ci8_ref_fully_connected_prepared_size(op));
 }
 ci8_status ci8_fully_connected_prepare(ci8_fully_connected *op, const int8_t *weights,
                                        const int32_t *bias, void *prepared) {
-  return ci8_ref_fully_connected_prepare(op, weights, bias, prepared);
+  return CI8_AVX2_SET(ci8_avx2_fully_connected_prepare(op, weights, bias, prepared),
+                      ci8_ref_fully_connected_prepare(op, weights, bias, prepared));
 }
 size_t ci8_fully_connected_scratch_size(const ci8_fully_connected *op) {
   (void)op;
-  return 0;
+  return CI8_AVX2_SET(ci8_avx2_fully_connected_scratch_size(op), (size_t)0);
 }
 void ci8_fully_connected_run(const ci8_fully_connected *op, const int8_t *input, int8_t *output,
                              void *scratch, int32_t batch_begin, int32_t batch_end) {
+#if defined(__x86_64__)
+  if (ci8_selected_isa() == CI8_ISA_AVX2) {
+    ci8_avx2_fully_connected_run(op, input, output, scratch, batch_begin, batch_end);
+    return;
+  }
+#endif
   ci8_ref_fully_connected_run(op, input, output, scratch, batch_begin, batch_end);
 }
 
-size_t ci8_add_prepared_size(const ci8_binary *op) { return ci8_ref_add_prepared_size(op); }
+size_t ci8_add_prepared_size(const ci8_binary *op) {
+  return CI8_AVX2_SET(ci8_avx2_add_prepared_size(op), ci8_ref_add_prepared_size(op));
+}
 ci8_status ci8_add_prepare(ci8_binary *op, void *prepared) {
-  return ci8_ref_add_prepare(op, prepared);
+  return CI8_AVX2_SET(ci8_avx2_add_prepare(op, prepared), ci8_ref_add_prepare(op, prepared));
 }
 void ci8_add_run(const ci8_binary *op, const int8_t *input1, const int8_t *input2,
                  int8_t *output) {
+#if defined(__x86_64__)
+  if (ci8_selected_isa() == CI8_ISA_AVX2) {
+    ci8_avx2_add_run(op, input1, input2, output);
+    return;
+  }
+#endif
   ci8_ref_add_run(op, input1, input2, output);
 }
 

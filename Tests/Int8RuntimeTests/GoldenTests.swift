@@ -36,11 +36,21 @@ final class GoldenTests: XCTestCase {
         print("golden \(group): identical \(identical)/\(total)")
     }
 
+    // With the best kernel set for this CPU (AVX2 here) ...
     func testSingleOpModelsMatchLiteRT() throws {
         try check("ops", minimumCases: 50)
     }
 
     func testShippedModelsMatchLiteRT() throws {
+        try check("models", minimumCases: 3)
+    }
+
+    // ... and with the portable reference kernels, which define the semantics.
+    func testReferenceKernelsMatchLiteRT() throws {
+        KernelSelection.useReference()
+        defer { KernelSelection.useBest() }
+        XCTAssertEqual(KernelSelection.selected, "reference")
+        try check("ops", minimumCases: 50)
         try check("models", minimumCases: 3)
     }
 }

@@ -1,9 +1,7 @@
 // ADD, MUL and PRELU int8 with broadcasting (TFLite's general rescaling paths).
 #include "ci8_ref.h"
 
-typedef struct add_params {
-  int32_t in1_mult, in1_shift, in2_mult, in2_shift, out_mult, out_shift, left_shift;
-} add_params;
+typedef ci8_ref_add_params add_params;  // ci8_ref.h: the AVX2 ADD reuses it
 
 typedef struct pair_params {
   int32_t mult1, shift1, mult2, shift2;

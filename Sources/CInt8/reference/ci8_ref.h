@@ -103,6 +103,11 @@ void ci8_ref_fully_connected_run(const ci8_fully_connected *op, const int8_t *in
                                  int8_t *output, void *scratch, int32_t batch_begin,
                                  int32_t batch_end);
 
+// ADD's prepared parameters (TFLite's general ADD rescaling); shared with the AVX2 ADD, which
+// keeps this block first in its own prepared data.
+typedef struct ci8_ref_add_params {
+  int32_t in1_mult, in1_shift, in2_mult, in2_shift, out_mult, out_shift, left_shift;
+} ci8_ref_add_params;
 size_t ci8_ref_add_prepared_size(const ci8_binary *op);
 ci8_status ci8_ref_add_prepare(ci8_binary *op, void *prepared);
 void ci8_ref_add_run(const ci8_binary *op, const int8_t *a, const int8_t *b, int8_t *out);

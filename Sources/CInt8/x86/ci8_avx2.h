@@ -1,0 +1,120 @@
+// Private to CInt8: the x86-64 AVX2 kernel set (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED,
+// ADD).
+// Every function is compiled with __attribute__((target("avx2,fma"))), so the package builds
+// with the compiler's default (baseline x86-64) flags and dispatch.c calls into this set only
+// after __builtin_cpu_supports("avx2") and ("fma") said yes. Other ops keep the reference set.
+//
+// Requantization is vectorized and bit-exact with the reference:
+//   srdhm(x, m)      == (x * m + 2^30) >> 31 (floor) for every m this library produces
+//                       (m is 0 or in [2^30, 2^31), never INT32_MIN, so no saturation case);
+//   gemm rounding    == (h >> r) + ((h >> (r - 1)) & 1) for r > 0, h for r == 0,
+//                       which is (h + 2^(r-1)) >> r without the 32-bit overflow.
+#ifndef CI8_AVX2_H
+#define CI8_AVX2_H
+
+#include "../reference/ci8_ref.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <string.h>
+
+#define CI8_AVX2 __attribute__((target("avx2,fma")))
+#define CI8_AVX2_INLINE static inline __attribute__((always_inline, target("avx2,fma")))
+
+// Per-channel requantization parameters, each an int32 array of the padded channel count.
+typedef struct ci8_avx2_rq {
+  const int32_t *mult;    // quantized multiplier
+  const int32_t *lshift;  // max(shift, 0)
+  const int32_t *rshift;  // max(-shift, 0)
+  const int32_t *rshift1; // max(-shift - 1, 0)
+  const int32_t *rbit;    // 1 where rshift > 0, else 0
+} ci8_avx2_rq;
+
+// Fills the five arrays from TFLite (multiplier, shift) pairs; padded channels get zeros.
+static inline void ci8_avx2_rq_fill(int32_t count, int32_t padded, const int32_t *mult,
+                                    const int32_t *shift, int32_t *m, int32_t *ls, int32_t *rs,
+                                    int32_t *rs1, int32_t *rb) {
+  for (int32_t c = 0; c < padded; ++c) {
+    const int32_t s = c < count ? shift[c] : 0;
+    m[c] = c < count ? mult[c] : 0;
+    ls[c] = s > 0 ? s : 0;
+    rs[c] = s > 0 ? 0 : -s;
+    rs1[c] = rs[c] > 0 ? rs[c] - 1 : 0;
+    rb[c] = rs[c] > 0 ? 1 : 0;
+  }
+}
+
+// ci8_mbqm_gemm on 8 lanes (channels c .. c+7 of rq).
+CI8_AVX2_INLINE __m256i ci8_avx2_mbqm_gemm(__m256i acc, const ci8_avx2_rq *rq, int32_t c) {
+  const __m256i m = _mm256_loadu_si256((const __m256i *)(rq->mult + c));
+  const __m256i x = _mm256_sllv_epi32(acc, _mm256_loadu_si256((const __m256i *)(rq->lshift + c)));
+  const __m256i nudge = _mm256_set1_epi64x(INT64_C(1) << 30);
+  __m256i even = _mm256_add_epi64(_mm256_mul_epi32(x, m), nudge);
+  __m256i odd = _mm256_add_epi64(
+      _mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(m, 32)), nudge);
+  // Bits 31..62 of each 64-bit sum are the 32-bit result (floor shift by 31).
+  even = _mm256_srli_epi64(even, 31);
+  odd = _mm256_slli_epi64(odd, 1);
+  const __m256i high = _mm256_blend_epi32(even, odd, 0xAA);
+  const __m256i q = _mm256_srav_epi32(high, _mm256_loadu_si256((const __m256i *)(rq->rshift + c)));
+  const __m256i half = _mm256_and_si256(
+      _mm256_srav_epi32(high, _mm256_loadu_si256((const __m256i *)(rq->rshift1 + c))),
+      _mm256_loadu_si256((const __m256i *)(rq->rbit + c)));
+  return _mm256_add_epi32(q, half);
+}
+
+// Adds the output zero point, clamps to [lo, hi] and narrows 8 int32 lanes to 8 int8 bytes.
+CI8_AVX2_INLINE __m128i ci8_avx2_narrow8(__m256i v, __m256i zp, __m256i lo, __m256i hi) {
+  v = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(v, zp), lo), hi);
+  const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  return _mm_packs_epi16(w, w);  // low 8 bytes
+}
+
+// Stores the low `count` (1..8) bytes of v.
+CI8_AVX2_INLINE void ci8_avx2_store_bytes(int8_t *dst, __m128i v, int32_t count) {
+  if (count >= 8) {
+    _mm_storel_epi64((__m128i *)dst, v);
+  } else {
+    int8_t tmp[16];
+    _mm_storeu_si128((__m128i *)tmp, v);
+    memcpy(dst, tmp, (size_t)count);
+  }
+}
+
+// Broadcast of one int16 pair (4 bytes) as an int32 to all lanes.
+CI8_AVX2_INLINE __m256i ci8_avx2_bcast_pair(const int16_t *p) {
+  int32_t v;
+  memcpy(&v, p, sizeof v);
+  return _mm256_set1_epi32(v);
+}
+
+// ---- the AVX2 kernel set ----
+size_t ci8_avx2_conv2d_prepared_size(const ci8_conv2d *op);
+ci8_status ci8_avx2_conv2d_prepare(ci8_conv2d *op, const int8_t *filter, const int32_t *bias,
+                                   void *prepared);
+size_t ci8_avx2_conv2d_scratch_size(const ci8_conv2d *op);
+void ci8_avx2_conv2d_run(const ci8_conv2d *op, const int8_t *input, int8_t *output,
+                         void *scratch, int32_t row_begin, int32_t row_end);
+
+size_t ci8_avx2_depthwise_conv2d_prepared_size(const ci8_conv2d *op);
+ci8_status ci8_avx2_depthwise_conv2d_prepare(ci8_conv2d *op, const int8_t *filter,
+                                             const int32_t *bias, void *prepared);
+size_t ci8_avx2_depthwise_conv2d_scratch_size(const ci8_conv2d *op);
+void ci8_avx2_depthwise_conv2d_run(const ci8_conv2d *op, const int8_t *input, int8_t *output,
+                                   void *scratch, int32_t row_begin, int32_t row_end);
+
+size_t ci8_avx2_fully_connected_prepared_size(const ci8_fully_connected *op);
+ci8_status ci8_avx2_fully_connected_prepare(ci8_fully_connected *op, const int8_t *weights,
+                                            const int32_t *bias, void *prepared);
+size_t ci8_avx2_fully_connected_scratch_size(const ci8_fully_connected *op);
+void ci8_avx2_fully_connected_run(const ci8_fully_connected *op, const int8_t *input,
+                                  int8_t *output, void *scratch, int32_t batch_begin,
+                                  int32_t batch_end);
+
+size_t ci8_avx2_add_prepared_size(const ci8_binary *op);
+ci8_status ci8_avx2_add_prepare(ci8_binary *op, void *prepared);
+void ci8_avx2_add_run(const ci8_binary *op, const int8_t *input1, const int8_t *input2,
+                      int8_t *output);
+
+#endif  // __x86_64__
+#endif  // CI8_AVX2_H

@@ -1,0 +1,406 @@
+// kernel-test: random differential test of cint8's SIMD kernel sets against the reference set.
+// For every case it prepares and runs the op through the public API once with
+// ci8_select_kernels(CI8_ISA_REFERENCE) and once with the best set (AVX2 on x86-64), the SIMD run
+// split into random row (batch) ranges, and compares statuses and output bytes (plus guard
+// bytes after the output). Without AVX2 (e.g. under qemu -cpu Nehalem) it checks that the
+// dispatcher falls back to the reference set and runs the same cases reference-only
+// (full run vs. split runs).
+//
+// usage: kernel_test [cases_per_op] [seed]
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cint8.h"
+
+// ---- random numbers (splitmix64) ----
+static uint64_t g_rng;
+static uint64_t rnd64(void) {
+  uint64_t z = (g_rng += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+static int32_t rint_in(int32_t lo, int32_t hi) {  // inclusive
+  return lo + (int32_t)(rnd64() % (uint64_t)(hi - lo + 1));
+}
+static int chance(int percent) { return rint_in(0, 99) < percent; }
+static double runit(void) { return (double)(rnd64() >> 11) / 9007199254740992.0; }
+static float rscale(double lo_exp, double hi_exp) {  // 10^U(lo, hi), or a power of two
+  if (chance(15)) return ldexpf(1.0f, rint_in((int32_t)(lo_exp * 3.3), (int32_t)(hi_exp * 3.3)));
+  return (float)pow(10.0, lo_exp + (hi_exp - lo_exp) * runit());
+}
+static int32_t rzero_point(void) {
+  switch (rint_in(0, 5)) {
+    case 0: return -128;
+    case 1: return 127;
+    case 2: return 0;
+    default: return rint_in(-128, 127);
+  }
+}
+static int32_t pick(const int32_t *v, int n) { return v[rint_in(0, n - 1)]; }
+static int32_t rchannels(void) {
+  static const int32_t special[] = {1, 2, 3, 4, 7, 8, 9, 15, 16, 17, 23, 24, 31, 32, 33, 40, 48, 64};
+  return chance(50) ? pick(special, 18) : rint_in(1, 72);
+}
+// Activations: random, or saturating (all -128 / all 127), or few distinct values.
+static void fill_act(int8_t *p, size_t n) {
+  const int mode = rint_in(0, 9);
+  for (size_t i = 0; i < n; ++i) {
+    if (mode == 0) p[i] = -128;
+    else if (mode == 1) p[i] = 127;
+    else if (mode == 2) p[i] = (int8_t)(chance(50) ? -128 : 127);
+    else p[i] = (int8_t)rint_in(-128, 127);
+  }
+}
+static void fill_weights(int8_t *p, size_t n) {
+  const int mode = rint_in(0, 9);
+  for (size_t i = 0; i < n; ++i) {
+    if (mode == 0) p[i] = -127;
+    else if (mode == 1) p[i] = 127;
+    else if (mode == 2) p[i] = (int8_t)(chance(50) ? -128 : 127);
+    else p[i] = (int8_t)rint_in(-127, 127);
+  }
+}
+static int32_t *make_bias(int32_t n) {
+  if (chance(10)) return NULL;
+  int32_t *b = malloc(sizeof(int32_t) * (size_t)(n > 0 ? n : 1));
+  const int big = chance(10);
+  for (int32_t i = 0; i < n; ++i)
+    b[i] = big ? (int32_t)(uint32_t)rnd64() : rint_in(-(1 << 20), 1 << 20);
+  return b;
+}
+static float *make_filter_scales(int32_t channels, int32_t *count) {
+  *count = chance(30) ? 1 : channels;
+  float *s = malloc(sizeof(float) * (size_t)*count);
+  for (int32_t i = 0; i < *count; ++i) s[i] = chance(2) ? 0.0f : rscale(-4, -1);
+  return s;
+}
+static void activation(int32_t zp, int32_t *lo, int32_t *hi) {
+  switch (rint_in(0, 3)) {
+    case 0: *lo = -128; *hi = 127; break;
+    case 1: *lo = zp; *hi = 127; break;  // RELU
+    case 2: *lo = zp; *hi = zp + rint_in(0, 127 - zp); break;
+    default: *lo = rint_in(-128, 127); *hi = rint_in(*lo, 127); break;
+  }
+}
+
+// ---- bookkeeping ----
+static long g_passed, g_failed;
+#define GUARD 64
+static void *xalloc(size_t n) {  // 64-byte aligned, garbage-filled
+  void *p = aligned_alloc(64, (n + GUARD + 63) / 64 * 64);
+  for (size_t i = 0; i < n + GUARD; ++i) ((uint8_t *)p)[i] = (uint8_t)rnd64();
+  return p;
+}
+static void report(const char *op, long cases, long bad, int ok_statuses) {
+  printf("  %-18s %6ld cases, %6ld prepared, %ld mismatches\n", op, cases, (long)ok_statuses, bad);
+}
+
+// Runs `total` rows in 1..3 random pieces through run(op_ctx, begin, end).
+typedef void (*run_fn)(void *ctx, int32_t begin, int32_t end);
+static void run_split(run_fn fn, void *ctx, int32_t total) {
+  int32_t a = 0, b = total;
+  if (total > 1 && chance(60)) {
+    a = rint_in(0, total);
+    b = rint_in(a, total);
+  }
+  if (a > 0) fn(ctx, 0, a);
+  if (b > a) fn(ctx, a, b);
+  if (total > b) fn(ctx, b, total);
+  if (total == 0) fn(ctx, 0, 0);
+}
+
+// ---- convolutions ----
+typedef struct conv_case {
+  ci8_conv2d op;
+  int depthwise;
+  const int8_t *input;
+  int8_t *output;
+  void *scratch;
+} conv_case;
+
+static void conv_run(void *ctx, int32_t begin, int32_t end) {
+  conv_case *c = ctx;
+  if (c->depthwise)
+    ci8_depthwise_conv2d_run(&c->op, c->input, c->output, c->scratch, begin, end);
+  else
+    ci8_conv2d_run(&c->op, c->input, c->output, c->scratch, begin, end);
+}
+
+static int out_size(int32_t in, int32_t k, int32_t stride, int32_t dil, int same, int32_t *pad) {
+  const int32_t eff = (k - 1) * dil + 1;
+  if (same) {
+    const int32_t out = (in + stride - 1) / stride;
+    const int32_t total = (out - 1) * stride + eff - in;
+    *pad = total > 0 ? total / 2 : 0;
+    return out;
+  }
+  *pad = 0;
+  return in >= eff ? (in - eff) / stride + 1 : 0;
+}
+
+// Prepares and runs one case with the selected set; returns the status, output in *out.
+static ci8_status conv_once(ci8_conv2d op, int depthwise, const int8_t *filter,
+                            const int32_t *bias, const int8_t *input, int8_t *output,
+                            int split) {
+  const size_t psize = depthwise ? ci8_depthwise_conv2d_prepared_size(&op)
+                                 : ci8_conv2d_prepared_size(&op);
+  void *prepared = xalloc(psize);
+  const ci8_status st = depthwise ? ci8_depthwise_conv2d_prepare(&op, filter, bias, prepared)
+                                  : ci8_conv2d_prepare(&op, filter, bias, prepared);
+  if (st == CI8_OK) {
+    const size_t ssize = depthwise ? ci8_depthwise_conv2d_scratch_size(&op)
+                                   : ci8_conv2d_scratch_size(&op);
+    conv_case c = {op, depthwise, input, output, xalloc(ssize)};
+    if (split) run_split(conv_run, &c, op.output_height);
+    else conv_run(&c, 0, op.output_height);
+    free(c.scratch);
+  }
+  free(prepared);
+  return st;
+}
+
+static long conv_cases(int depthwise, long n, ci8_isa simd, long *bad_out, long *ok_out) {
+  long bad = 0, ok = 0;
+  for (long i = 0; i < n; ++i) {
+    ci8_conv2d op;
+    memset(&op, 0, sizeof op);
+    op.batches = chance(85) ? 1 : rint_in(1, 3);
+    op.input_height = rint_in(1, 14);
+    op.input_width = rint_in(1, 14);
+    op.depth_multiplier = depthwise ? (chance(60) ? 1 : rint_in(1, 3)) : 1;
+    op.input_channels = (!depthwise && chance(15)) ? rint_in(1, 4) : rchannels();
+    op.output_channels = depthwise ? op.input_channels * op.depth_multiplier : rchannels();
+    static const int32_t ks[] = {1, 1, 3, 3, 5, 2, 7};
+    op.filter_height = pick(ks, chance(90) ? 5 : 7);
+    op.filter_width = chance(80) ? op.filter_height : pick(ks, 5);
+    op.stride_height = chance(70) ? rint_in(1, 2) : rint_in(1, 3);
+    op.stride_width = chance(80) ? op.stride_height : rint_in(1, 3);
+    op.dilation_height = chance(85) ? 1 : rint_in(1, 3);
+    op.dilation_width = chance(85) ? 1 : rint_in(1, 3);
+    const int same = chance(60);
+    op.output_height = out_size(op.input_height, op.filter_height, op.stride_height,
+                                op.dilation_height, same, &op.padding_top);
+    op.output_width = out_size(op.input_width, op.filter_width, op.stride_width,
+                               op.dilation_width, same, &op.padding_left);
+    if (op.output_height == 0 || op.output_width == 0) { --i; continue; }
+    op.input_scale = rscale(-3, 0);
+    op.output_scale = chance(1) ? 1e-12f : rscale(-3, 1);
+    op.input_zero_point = rzero_point();
+    op.output_zero_point = rzero_point();
+    activation(op.output_zero_point, &op.activation_min, &op.activation_max);
+    float *fscales = make_filter_scales(op.output_channels, &op.filter_scale_count);
+    op.filter_scales = fscales;
+    const size_t fsize = depthwise ? (size_t)op.filter_height * op.filter_width * op.output_channels
+                                   : (size_t)op.output_channels * op.filter_height *
+                                         op.filter_width * op.input_channels;
+    const size_t isize = (size_t)op.batches * op.input_height * op.input_width * op.input_channels;
+    const size_t osize = (size_t)op.batches * op.output_height * op.output_width * op.output_channels;
+    int8_t *filter = malloc(fsize), *input = malloc(isize);
+    fill_weights(filter, fsize);
+    fill_act(input, isize);
+    int32_t *bias = make_bias(op.output_channels);
+    int8_t *ref = xalloc(osize), *got = xalloc(osize);
+    memcpy(got + osize, ref + osize, GUARD);  // same guard bytes
+    ci8_select_kernels(CI8_ISA_REFERENCE);
+    const ci8_status st_ref = conv_once(op, depthwise, filter, bias, input, ref, 0);
+    ci8_select_kernels(simd);
+    const ci8_status st_got = conv_once(op, depthwise, filter, bias, input, got, 1);
+    int mismatch = st_ref != st_got;
+    if (!mismatch && st_ref == CI8_OK) mismatch = memcmp(ref, got, osize + GUARD) != 0;
+    if (st_ref == CI8_OK) ++ok;
+    if (mismatch) {
+      if (bad < 5) {
+        size_t at = 0;
+        while (at < osize + GUARD && ref[at] == got[at]) ++at;
+        fprintf(stderr,
+                "MISMATCH %s case %ld: b%d %dx%dx%d -> %dx%dx%d k%dx%d s%d,%d d%d,%d p%d,%d dm%d "
+                "zp %d/%d act [%d,%d] scales %d status %d/%d first diff at %zu (%d vs %d)\n",
+                depthwise ? "depthwise" : "conv", i, op.batches, op.input_height,
+                op.input_width, op.input_channels, op.output_height, op.output_width,
+                op.output_channels, op.filter_height, op.filter_width, op.stride_height,
+                op.stride_width, op.dilation_height, op.dilation_width, op.padding_top,
+                op.padding_left, op.depth_multiplier, op.input_zero_point, op.output_zero_point,
+                op.activation_min, op.activation_max, op.filter_scale_count, st_ref, st_got, at,
+                at < osize + GUARD ? ref[at] : 0, at < osize + GUARD ? got[at] : 0);
+      }
+      ++bad;
+    }
+    free(filter); free(input); free(bias); free(fscales); free(ref); free(got);
+  }
+  *bad_out = bad;
+  *ok_out = ok;
+  return n;
+}
+
+// ---- fully connected ----
+typedef struct fc_case {
+  ci8_fully_connected op;
+  const int8_t *input;
+  int8_t *output;
+  void *scratch;
+} fc_case;
+static void fc_run(void *ctx, int32_t begin, int32_t end) {
+  fc_case *c = ctx;
+  ci8_fully_connected_run(&c->op, c->input, c->output, c->scratch, begin, end);
+}
+static ci8_status fc_once(ci8_fully_connected op, const int8_t *w, const int32_t *bias,
+                          const int8_t *input, int8_t *output, int split) {
+  void *prepared = xalloc(ci8_fully_connected_prepared_size(&op));
+  const ci8_status st = ci8_fully_connected_prepare(&op, w, bias, prepared);
+  if (st == CI8_OK) {
+    fc_case c = {op, input, output, xalloc(ci8_fully_connected_scratch_size(&op))};
+    if (split) run_split(fc_run, &c, op.batches);
+    else fc_run(&c, 0, op.batches);
+    free(c.scratch);
+  }
+  free(prepared);
+  return st;
+}
+static long fc_cases(long n, ci8_isa simd, long *bad_out, long *ok_out) {
+  long bad = 0, ok = 0;
+  for (long i = 0; i < n; ++i) {
+    ci8_fully_connected op;
+    memset(&op, 0, sizeof op);
+    op.batches = chance(50) ? 1 : rint_in(1, 10);
+    op.input_depth = chance(50) ? rchannels() : rint_in(1, 600);
+    op.output_depth = chance(50) ? rchannels() : rint_in(1, 130);
+    op.input_scale = rscale(-3, 0);
+    op.output_scale = chance(1) ? 1e-12f : rscale(-3, 1);
+    op.input_zero_point = rzero_point();
+    op.output_zero_point = rzero_point();
+    activation(op.output_zero_point, &op.activation_min, &op.activation_max);
+    float *fscales = make_filter_scales(op.output_depth, &op.filter_scale_count);
+    op.filter_scales = fscales;
+    const size_t wsize = (size_t)op.output_depth * op.input_depth;
+    const size_t isize = (size_t)op.batches * op.input_depth;
+    const size_t osize = (size_t)op.batches * op.output_depth;
+    int8_t *w = malloc(wsize), *input = malloc(isize);
+    fill_weights(w, wsize);
+    fill_act(input, isize);
+    int32_t *bias = make_bias(op.output_depth);
+    int8_t *ref = xalloc(osize), *got = xalloc(osize);
+    memcpy(got + osize, ref + osize, GUARD);
+    ci8_select_kernels(CI8_ISA_REFERENCE);
+    const ci8_status st_ref = fc_once(op, w, bias, input, ref, 0);
+    ci8_select_kernels(simd);
+    const ci8_status st_got = fc_once(op, w, bias, input, got, 1);
+    int mismatch = st_ref != st_got;
+    if (!mismatch && st_ref == CI8_OK) mismatch = memcmp(ref, got, osize + GUARD) != 0;
+    if (st_ref == CI8_OK) ++ok;
+    if (mismatch) {
+      if (bad < 5)
+        fprintf(stderr, "MISMATCH fully_connected case %ld: b%d %d -> %d zp %d/%d status %d/%d\n",
+                i, op.batches, op.input_depth, op.output_depth, op.input_zero_point,
+                op.output_zero_point, st_ref, st_got);
+      ++bad;
+    }
+    free(w); free(input); free(bias); free(fscales); free(ref); free(got);
+  }
+  *bad_out = bad;
+  *ok_out = ok;
+  return n;
+}
+
+// ---- add (broadcasting) ----
+static long add_cases(long n, ci8_isa simd, long *bad_out, long *ok_out) {
+  long bad = 0, ok = 0;
+  for (long i = 0; i < n; ++i) {
+    ci8_binary op;
+    memset(&op, 0, sizeof op);
+    // NHWC-like shape right-aligned to 6 dims; input2 broadcasts some dims (stride 0).
+    int32_t shape[CI8_MAX_RANK] = {1, 1, 1, 1, 1, 1};
+    shape[2] = chance(20) ? 1 : rint_in(1, 3);
+    shape[3] = rint_in(1, 12);
+    shape[4] = rint_in(1, 12);
+    shape[5] = rchannels();
+    const int broadcast = chance(40);
+    size_t total = 1, total2 = 1;
+    for (int k = CI8_MAX_RANK - 1; k >= 0; --k) {
+      op.shape.output_shape[k] = shape[k];
+      op.shape.input1_strides[k] = shape[k] > 1 ? (int32_t)total : 0;
+      total *= (size_t)shape[k];
+    }
+    for (int k = CI8_MAX_RANK - 1; k >= 0; --k) {
+      const int keep = !broadcast || chance(50);
+      op.shape.input2_strides[k] = (keep && shape[k] > 1) ? (int32_t)total2 : 0;
+      if (keep) total2 *= (size_t)shape[k];
+    }
+    op.input1_scale = rscale(-3, 0);
+    op.input2_scale = chance(20) ? op.input1_scale : rscale(-3, 0);
+    op.output_scale = chance(1) ? 1e-12f : rscale(-3, 0.5);
+    op.input1_zero_point = rzero_point();
+    op.input2_zero_point = rzero_point();
+    op.output_zero_point = rzero_point();
+    activation(op.output_zero_point, &op.activation_min, &op.activation_max);
+    int8_t *a = malloc(total), *b = malloc(total2);
+    fill_act(a, total);
+    fill_act(b, total2);
+    int8_t *ref = xalloc(total), *got = xalloc(total);
+    memcpy(got + total, ref + total, GUARD);
+    ci8_status st[2];
+    for (int pass = 0; pass < 2; ++pass) {
+      ci8_select_kernels(pass == 0 ? CI8_ISA_REFERENCE : simd);
+      ci8_binary o = op;
+      void *prepared = xalloc(ci8_add_prepared_size(&o));
+      st[pass] = ci8_add_prepare(&o, prepared);
+      if (st[pass] == CI8_OK) ci8_add_run(&o, a, b, pass == 0 ? ref : got);
+      free(prepared);
+    }
+    int mismatch = st[0] != st[1];
+    if (!mismatch && st[0] == CI8_OK) mismatch = memcmp(ref, got, total + GUARD) != 0;
+    if (st[0] == CI8_OK) ++ok;
+    if (mismatch) {
+      if (bad < 5)
+        fprintf(stderr, "MISMATCH add case %ld: shape %dx%dx%dx%d broadcast %d status %d/%d\n", i,
+                shape[2], shape[3], shape[4], shape[5], broadcast, st[0], st[1]);
+      ++bad;
+    }
+    free(a); free(b); free(ref); free(got);
+  }
+  *bad_out = bad;
+  *ok_out = ok;
+  return n;
+}
+
+int main(int argc, char **argv) {
+  const long n = argc > 1 ? atol(argv[1]) : 3000;
+  g_rng = argc > 2 ? strtoull(argv[2], NULL, 0) : 0xFACECA11ull;
+  // Before any ci8_select_kernels call the runtime's default must be the best set.
+  const ci8_isa initial = ci8_selected_isa();
+  const ci8_isa best = ci8_detect_isa();
+  printf("kernel-test: cpu/build best kernel set: %s (default selection: %s)\n",
+         ci8_isa_name(best), ci8_isa_name(initial));
+  if (initial != best) {
+    printf("  default selection is not the best set\n");
+    ++g_failed;
+  }
+  if (ci8_select_kernels(CI8_ISA_REFERENCE) != CI8_ISA_REFERENCE) ++g_failed;
+  const ci8_isa simd = ci8_select_kernels(CI8_ISA_AVX2);
+  if (best == CI8_ISA_AVX2) {
+    printf("  AVX2 available: comparing the AVX2 set with the reference set\n");
+    if (simd != CI8_ISA_AVX2) ++g_failed;
+  } else {
+    printf("  AVX2 unavailable on this CPU/build: selecting avx2 gave '%s'; running "
+           "reference-only checks (full vs. split runs)\n", ci8_isa_name(simd));
+    if (simd != best) ++g_failed;  // must fall back
+  }
+  long bad, ok;
+  conv_cases(0, n, simd, &bad, &ok);
+  report("conv_2d", n, bad, (int)ok);
+  g_passed += n - bad; g_failed += bad;
+  conv_cases(1, n, simd, &bad, &ok);
+  report("depthwise_conv_2d", n, bad, (int)ok);
+  g_passed += n - bad; g_failed += bad;
+  fc_cases(n, simd, &bad, &ok);
+  report("fully_connected", n, bad, (int)ok);
+  g_passed += n - bad; g_failed += bad;
+  add_cases(n, simd, &bad, &ok);
+  report("add", n, bad, (int)ok);
+  g_passed += n - bad; g_failed += bad;
+  printf("kernel-test: %ld passed, %ld failed\n", g_passed, g_failed);
+  return g_failed == 0 ? 0 : 1;
+}
