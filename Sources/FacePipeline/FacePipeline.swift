@@ -43,6 +43,7 @@ public final class FacePipeline {
     let detector: Interpreter
     let verifier: Interpreter?
     let classifier: Interpreter?
+    private let scratch = SamplerScratch()
 
     /// Loads the models (paths to the shipped .tflite files); verifier and classifier are optional.
     public init(detector: String, verifier: String?, classifier: String?, settings: PipelineSettings = PipelineSettings()) throws {
@@ -75,11 +76,18 @@ public final class FacePipeline {
     }
 
     public func process(_ image: RGBImage, timings: inout PipelineTimings) -> [Face] {
+        image.pixels.withUnsafeBufferPointer { p in
+            process(.rgb(p.baseAddress!, width: image.width, height: image.height, stride: image.width * 3), timings: &timings)
+        }
+    }
+
+    /// Runs the pipeline on a frame in its own pixel format (no RGB copy of the frame).
+    public func process(_ image: PixelView, timings: inout PipelineTimings) -> [Face] {
         // Letterbox: the square of side max(w, h) centred on the image.
         let side = Float(max(image.width, image.height))
         let square = Box(x: (Float(image.width) - side) / 2, y: (Float(image.height) - side) / 2, width: side, height: side)
         var t0 = monotonicNanoseconds()
-        Sampler.sample(image, region: square, into: detector.inputBuffer(0), width: 128, height: 128, layout: .rgb)
+        Sampler.sample(image, region: square, into: detector.inputBuffer(0), width: 128, height: 128, layout: .rgb, scratch: scratch)
         detector.invoke()
         let regressors = Dequantized(detector, output: 0), logits = Dequantized(detector, output: 1)
         let raw = BlazeFace.decode(regressors: regressors.value, logits: logits.value, threshold: settings.detectionThreshold)
@@ -93,7 +101,8 @@ public final class FacePipeline {
                             detectionScore: d.score, faceProbability: nil, expression: nil, expressionProbabilities: [])
             if let verifier {
                 t0 = monotonicNanoseconds()
-                Sampler.sample(image, region: crop(box, settings.verifierCropScale), into: verifier.inputBuffer(0), width: 48, height: 48, layout: .rgb)
+                Sampler.sample(image, region: crop(box, settings.verifierCropScale), into: verifier.inputBuffer(0), width: 48, height: 48,
+                               layout: .rgb, scratch: scratch)
                 verifier.invoke()
                 face.faceProbability = Dequantized(verifier, output: 0).value(1)
                 timings.verifyMs += Double(monotonicNanoseconds() - t0) / 1e6
@@ -101,7 +110,8 @@ public final class FacePipeline {
             }
             if let classifier {
                 t0 = monotonicNanoseconds()
-                Sampler.sample(image, region: crop(box, settings.classifierCropScale), into: classifier.inputBuffer(0), width: 64, height: 64, layout: .gray)
+                Sampler.sample(image, region: crop(box, settings.classifierCropScale), into: classifier.inputBuffer(0), width: 64, height: 64,
+                               layout: .gray, scratch: scratch)
                 classifier.invoke()
                 let probabilities = Dequantized(classifier, output: 0)
                 face.expressionProbabilities = (0..<ExpressionClassifier.labels.count).map(probabilities.value)

@@ -75,3 +75,37 @@ public protocol FrameSource: AnyObject {
     /// Releases buffers and the device; also done on deinit.
     func close()
 }
+
+import FacePipeline
+
+extension Frame {
+    /// The frame's pixels as the face pipeline reads them, without conversion; nil for
+    /// compressed frames (decode those first) or when the buffer is too short.
+    public var pixelView: PixelView? {
+        guard format != .mjpeg, let needed = format.frameBytes(width: width, height: height),
+              let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
+        let lumaBytes = bytesPerLine * height
+        let chromaW = (width + 1) / 2, chromaH = (height + 1) / 2
+        switch format {
+        case .rgb24:
+            guard bytesPerLine >= width * 3, bytes.count >= lumaBytes else { return nil }
+            return .rgb(base, width: width, height: height, stride: bytesPerLine)
+        case .grey:
+            guard bytesPerLine >= width, bytes.count >= lumaBytes else { return nil }
+            return .grey(base, width: width, height: height, stride: bytesPerLine)
+        case .yuyv:
+            guard bytesPerLine >= width * 2, bytes.count >= lumaBytes else { return nil }
+            return .yuyv(base, width: width, height: height, stride: bytesPerLine)
+        case .nv12:
+            guard bytesPerLine >= width, bytes.count >= lumaBytes + bytesPerLine * chromaH, bytes.count >= needed else { return nil }
+            return .nv12(luma: base, chroma: base + lumaBytes, width: width, height: height, lumaStride: bytesPerLine,
+                         chromaStride: bytesPerLine)
+        case .i420:
+            guard bytesPerLine == width, bytes.count >= needed else { return nil }
+            return .i420(luma: base, u: base + lumaBytes, v: base + lumaBytes + chromaW * chromaH, width: width, height: height,
+                         lumaStride: width, chromaStride: chromaW)
+        case .mjpeg:
+            return nil
+        }
+    }
+}

@@ -54,7 +54,7 @@ public final class FrameConverter {
                     for x in 0..<w {
                         let u: Int32, v: Int32
                         if frame.format == .nv12 {
-                            let c = lumaBytes + (y / 2) * (2 * chromaW) + 2 * (x / 2)
+                            let c = lumaBytes + (y / 2) * stride + 2 * (x / 2)  // V4L2: the UV plane has the Y stride
                             u = Int32(src[c]) - 128; v = Int32(src[c + 1]) - 128
                         } else {
                             let chromaH = (h + 1) / 2

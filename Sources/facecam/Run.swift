@@ -150,14 +150,27 @@ struct Run: ParsableCommand {
                 }
             }
             let t1 = monotonicNanoseconds()
-            do { try converter.convert(frame, into: &image) } catch let error as CaptureError {
-                stats.corrupt += 1
-                stats.note("facecam: skipped frame \(frame.sequence): \(error.message)")
-                continue loop
+            // Raw camera formats are sampled where they lie; JPEG is decoded to RGB first.
+            // An RGB copy of a raw frame is made only when it is annotated.
+            var view = frame.pixelView
+            if view == nil || annotate != nil {
+                do { try converter.convert(frame, into: &image) } catch let error as CaptureError {
+                    stats.corrupt += 1
+                    stats.note("facecam: skipped frame \(frame.sequence): \(error.message)")
+                    continue loop
+                }
             }
             let t2 = monotonicNanoseconds()
             var timings = PipelineTimings()
-            let faces = pipeline.process(image, timings: &timings)
+            let faces: [Face]
+            let frameSize: (width: Int, height: Int)
+            if let view, annotate == nil {
+                faces = pipeline.process(view, timings: &timings)
+                frameSize = (view.width, view.height)
+            } else {
+                faces = pipeline.process(image, timings: &timings)
+                frameSize = (image.width, image.height)
+            }
             let t3 = monotonicNanoseconds()
             processed += 1
             let isJPEG = frame.format == .mjpeg
@@ -166,7 +179,7 @@ struct Run: ParsableCommand {
                                        verify: timings.verifyMs, classify: timings.classifyMs, total: ms(t3 - t0))
             stats.record(latency, dropped: droppedFrames(frameSource))
             if output == "jsonl" {
-                let line = frameJSON(index: processed - 1, frame: frame, image: image, faces: faces, latency: latency,
+                let line = frameJSON(index: processed - 1, frame: frame, size: frameSize, faces: faces, latency: latency,
                                      dropped: droppedFrames(frameSource))
                 if !writeLine(line.text) { break loop }  // stdout closed (e.g. piped into head)
             }
@@ -190,11 +203,12 @@ struct Run: ParsableCommand {
         (source as? V4L2Source)?.droppedFrames ?? 0
     }
 
-    private func frameJSON(index: Int, frame: Frame, image: RGBImage, faces: [Face], latency: FrameLatency, dropped: Int) -> JSON {
+    private func frameJSON(index: Int, frame: Frame, size: (width: Int, height: Int), faces: [Face], latency: FrameLatency,
+                           dropped: Int) -> JSON {
         .object([
             ("frame", .integer(index)), ("sequence", .integer(frame.sequence)),
             ("timestamp_ms", .number(round3(Double(frame.timestampNs) / 1e6))),
-            ("width", .integer(image.width)), ("height", .integer(image.height)),
+            ("width", .integer(size.width)), ("height", .integer(size.height)),
             ("faces", .array(faces.map(faceJSON))),
             ("dropped", .integer(dropped)),
             ("latency_ms", .object([("capture", .number(round3(latency.capture))), ("decode", .number(round3(latency.decode))),
