@@ -130,6 +130,22 @@ if [ $rc -ne 0 ] && [ $rc -lt 128 ] && has 'camera lost' && has 'giving up'; the
     pass "disconnect + failing STREAMON, --reconnect 1: exit $rc: $(grep -i 'giving up' /tmp/$name.err | head -n 1)"
 else fail "unplug-giveup" "rc=$rc"; fi
 
+# SIGTERM while streaming: a clean stop with a summary, and the buffers are released (the
+# device streams again at once).
+if [ "$MODE" = run ]; then
+    # facecam itself in the background (not the capture function's subshell), so the signal reaches it
+    $FC run --source /dev/video0 --format yuyv --size 640x480 --models "$MODELS" --threads 1 \
+        > /tmp/term.out 2> /tmp/term.err & pid=$!
+    wait_frames /tmp/term.out 3
+    kill -TERM $pid; wait $pid; rc=$?
+    capture /dev/video0 yuyv 2 > /tmp/term2.out 2> /tmp/term2.err; rc2=$?
+    n=$(frame_lines /tmp/term.out)
+    if [ $rc -eq 0 ] && grep -q "stopped by signal" /tmp/term.err && grep -q "done:" /tmp/term.err \
+        && [ $rc2 -eq 0 ] && [ "$(frame_lines /tmp/term2.out)" -eq 2 ]; then
+        pass "SIGTERM while streaming: stopped after $n frames with a summary, exit 0; device streams again"
+    else fail "sigterm" "rc=$rc rc2=$rc2"; show term-err /tmp/term.err 5; show term2-err /tmp/term2.err 5; fi
+fi
+
 $FC devices > /tmp/e.out 2>&1; rc=$?
 if [ $rc -eq 0 ] && grep -q '^/dev/video0: vivid' /tmp/e.out; then pass "devices after the faults: exit 0"
 else fail "devices after the faults" "rc=$rc"; show after /tmp/e.out 5; fi
