@@ -118,6 +118,7 @@ struct Run: ParsableCommand {
         var image = RGBImage(width: 1, height: 1)
         var processed = 0
         var exitStatus: Int32 = 0
+        var annotateFailed = false
         stats.note("facecam: reading \(frameSource.name)")
 
         loop: while stopRequested == 0 {
@@ -152,7 +153,7 @@ struct Run: ParsableCommand {
             let t1 = monotonicNanoseconds()
             // Raw camera formats are sampled where they lie; JPEG is decoded to RGB first.
             // An RGB copy of a raw frame is made only when it is annotated.
-            var view = frame.pixelView
+            let view = frame.pixelView
             if view == nil || annotate != nil {
                 do { try converter.convert(frame, into: &image) } catch let error as CaptureError {
                     stats.corrupt += 1
@@ -187,8 +188,10 @@ struct Run: ParsableCommand {
                 var copy = image
                 Annotator.draw(faces, on: &copy)
                 let path = "\(annotate)/frame-\(String(format: "%06d", processed - 1)).jpg"
-                if let jpeg = try? writer.encode(copy) {
-                    FileManager.default.createFile(atPath: path, contents: Data(jpeg))
+                let written = (try? writer.encode(copy)).map { FileManager.default.createFile(atPath: path, contents: Data($0)) } ?? false
+                if !written && !annotateFailed {
+                    annotateFailed = true
+                    stats.note("facecam: cannot write \(path); annotated frames are not being saved")
                 }
             }
             stats.maybeSummarize()
