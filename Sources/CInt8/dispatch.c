@@ -1,6 +1,7 @@
 // Kernel-set selection and the public entry points. Each public function forwards to the kernel
 // set chosen by ci8_select_kernels(). Built sets: the portable reference (everywhere) and, on
-// x86-64, AVX2 for CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED and ADD (x86/), used only when the CPU
+// x86-64, AVX2 for CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD, PRELU, MAX_POOL_2D and
+// AVERAGE_POOL_2D (x86/), used only when the CPU
 // has AVX2 and FMA; every other op runs the reference kernels under every selection.
 // CI8_ISA_REFERENCE forces the reference set for everything.
 #include "reference/ci8_ref.h"
@@ -206,13 +207,31 @@ ci8_status ci8_prelu_prepare(ci8_binary *op, void *prepared) {
 }
 void ci8_prelu_run(const ci8_binary *op, const int8_t *input, const int8_t *alpha,
                    int8_t *output) {
+#if defined(__x86_64__)
+  if (ci8_selected_isa() == CI8_ISA_AVX2) {
+    ci8_avx2_prelu_run(op, input, alpha, output);
+    return;
+  }
+#endif
   ci8_ref_prelu_run(op, input, alpha, output);
 }
 
 void ci8_max_pool2d_run(const ci8_pool2d *op, const int8_t *input, int8_t *output) {
+#if defined(__x86_64__)
+  if (ci8_selected_isa() == CI8_ISA_AVX2) {
+    ci8_avx2_max_pool2d_run(op, input, output);
+    return;
+  }
+#endif
   ci8_ref_max_pool2d_run(op, input, output);
 }
 void ci8_average_pool2d_run(const ci8_pool2d *op, const int8_t *input, int8_t *output) {
+#if defined(__x86_64__)
+  if (ci8_selected_isa() == CI8_ISA_AVX2) {
+    ci8_avx2_average_pool2d_run(op, input, output);
+    return;
+  }
+#endif
   ci8_ref_average_pool2d_run(op, input, output);
 }
 

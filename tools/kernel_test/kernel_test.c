@@ -366,6 +366,117 @@ static long add_cases(long n, ci8_isa simd, long *bad_out, long *ok_out) {
   return n;
 }
 
+// ---- max / average pool ----
+static long pool_cases(int average, long n, ci8_isa simd, long *bad_out, long *ok_out) {
+  long bad = 0;
+  for (long i = 0; i < n; ++i) {
+    ci8_pool2d op;
+    memset(&op, 0, sizeof op);
+    op.batches = chance(85) ? 1 : rint_in(1, 3);
+    op.input_height = rint_in(1, 14);
+    op.input_width = rint_in(1, 14);
+    op.channels = chance(20) ? rint_in(1, 160) : rchannels();
+    op.filter_height = chance(70) ? rint_in(2, 3) : rint_in(1, 6);
+    op.filter_width = chance(80) ? op.filter_height : rint_in(1, 6);
+    op.stride_height = chance(70) ? rint_in(1, 2) : rint_in(1, 4);
+    op.stride_width = chance(80) ? op.stride_height : rint_in(1, 4);
+    const int same = chance(60);
+    op.output_height = out_size(op.input_height, op.filter_height, op.stride_height, 1, same,
+                                &op.padding_top);
+    op.output_width = out_size(op.input_width, op.filter_width, op.stride_width, 1, same,
+                               &op.padding_left);
+    if (op.output_height == 0 || op.output_width == 0) { --i; continue; }
+    const int32_t zp = rzero_point();
+    activation(zp, &op.activation_min, &op.activation_max);
+    const size_t isize = (size_t)op.batches * op.input_height * op.input_width * op.channels;
+    const size_t osize = (size_t)op.batches * op.output_height * op.output_width * op.channels;
+    int8_t *input = malloc(isize);
+    fill_act(input, isize);
+    int8_t *ref = xalloc(osize), *got = xalloc(osize);
+    memcpy(got + osize, ref + osize, GUARD);
+    ci8_select_kernels(CI8_ISA_REFERENCE);
+    (average ? ci8_average_pool2d_run : ci8_max_pool2d_run)(&op, input, ref);
+    ci8_select_kernels(simd);
+    (average ? ci8_average_pool2d_run : ci8_max_pool2d_run)(&op, input, got);
+    if (memcmp(ref, got, osize + GUARD) != 0) {
+      if (bad < 5)
+        fprintf(stderr,
+                "MISMATCH %s case %ld: b%d %dx%dx%d -> %dx%d k%dx%d s%d,%d p%d,%d act [%d,%d]\n",
+                average ? "average_pool" : "max_pool", i, op.batches, op.input_height,
+                op.input_width, op.channels, op.output_height, op.output_width, op.filter_height,
+                op.filter_width, op.stride_height, op.stride_width, op.padding_top,
+                op.padding_left, op.activation_min, op.activation_max);
+      ++bad;
+    }
+    free(input); free(ref); free(got);
+  }
+  *bad_out = bad;
+  *ok_out = n;
+  return n;
+}
+
+// ---- prelu (alpha broadcast) ----
+static long prelu_cases(long n, ci8_isa simd, long *bad_out, long *ok_out) {
+  long bad = 0, ok = 0;
+  for (long i = 0; i < n; ++i) {
+    ci8_binary op;
+    memset(&op, 0, sizeof op);
+    int32_t shape[CI8_MAX_RANK] = {1, 1, 1, 1, 1, 1};
+    shape[2] = chance(85) ? 1 : rint_in(1, 3);
+    shape[3] = rint_in(1, 12);
+    shape[4] = rint_in(1, 12);
+    shape[5] = chance(20) ? rint_in(1, 300) : rchannels();
+    // alpha: 0 = per channel [C] (the usual), 1 = elementwise, 2 = scalar, 3 = random broadcast.
+    const int mode = chance(60) ? 0 : rint_in(1, 3);
+    size_t total = 1, total2 = 1;
+    for (int k = CI8_MAX_RANK - 1; k >= 0; --k) {
+      op.shape.output_shape[k] = shape[k];
+      op.shape.input1_strides[k] = shape[k] > 1 ? (int32_t)total : 0;
+      total *= (size_t)shape[k];
+    }
+    for (int k = CI8_MAX_RANK - 1; k >= 0; --k) {
+      const int keep = mode == 1 || (mode == 0 && k == 5) || (mode == 3 && chance(50));
+      op.shape.input2_strides[k] = (keep && shape[k] > 1) ? (int32_t)total2 : 0;
+      if (keep) total2 *= (size_t)shape[k];
+    }
+    op.input1_scale = rscale(-3, 0.5);
+    op.input2_scale = rscale(-3, 0);
+    op.output_scale = chance(1) ? 1e-12f : rscale(-3, 0.5);
+    op.input1_zero_point = rzero_point();
+    op.input2_zero_point = rzero_point();
+    op.output_zero_point = rzero_point();
+    activation(op.output_zero_point, &op.activation_min, &op.activation_max);
+    int8_t *a = malloc(total), *b = malloc(total2);
+    fill_act(a, total);
+    fill_weights(b, total2);
+    if (chance(10)) fill_act(b, total2);
+    int8_t *ref = xalloc(total), *got = xalloc(total);
+    memcpy(got + total, ref + total, GUARD);
+    ci8_status st[2];
+    for (int pass = 0; pass < 2; ++pass) {
+      ci8_select_kernels(pass == 0 ? CI8_ISA_REFERENCE : simd);
+      ci8_binary o = op;
+      void *prepared = xalloc(ci8_prelu_prepared_size(&o));
+      st[pass] = ci8_prelu_prepare(&o, prepared);
+      if (st[pass] == CI8_OK) ci8_prelu_run(&o, a, b, pass == 0 ? ref : got);
+      free(prepared);
+    }
+    int mismatch = st[0] != st[1];
+    if (!mismatch && st[0] == CI8_OK) mismatch = memcmp(ref, got, total + GUARD) != 0;
+    if (st[0] == CI8_OK) ++ok;
+    if (mismatch) {
+      if (bad < 5)
+        fprintf(stderr, "MISMATCH prelu case %ld: shape %dx%dx%dx%d alpha mode %d status %d/%d\n",
+                i, shape[2], shape[3], shape[4], shape[5], mode, st[0], st[1]);
+      ++bad;
+    }
+    free(a); free(b); free(ref); free(got);
+  }
+  *bad_out = bad;
+  *ok_out = ok;
+  return n;
+}
+
 int main(int argc, char **argv) {
   const long n = argc > 1 ? atol(argv[1]) : 3000;
   g_rng = argc > 2 ? strtoull(argv[2], NULL, 0) : 0xFACECA11ull;
@@ -400,6 +511,15 @@ int main(int argc, char **argv) {
   g_passed += n - bad; g_failed += bad;
   add_cases(n, simd, &bad, &ok);
   report("add", n, bad, (int)ok);
+  g_passed += n - bad; g_failed += bad;
+  pool_cases(0, n, simd, &bad, &ok);
+  report("max_pool_2d", n, bad, (int)ok);
+  g_passed += n - bad; g_failed += bad;
+  pool_cases(1, n, simd, &bad, &ok);
+  report("average_pool_2d", n, bad, (int)ok);
+  g_passed += n - bad; g_failed += bad;
+  prelu_cases(n, simd, &bad, &ok);
+  report("prelu", n, bad, (int)ok);
   g_passed += n - bad; g_failed += bad;
   printf("kernel-test: %ld passed, %ld failed\n", g_passed, g_failed);
   return g_failed == 0 ? 0 : 1;

@@ -3,9 +3,7 @@
 
 typedef ci8_ref_add_params add_params;  // ci8_ref.h: the AVX2 ADD reuses it
 
-typedef struct pair_params {
-  int32_t mult1, shift1, mult2, shift2;
-} pair_params;
+typedef ci8_ref_pair_params pair_params;  // ci8_ref.h: the AVX2 PRELU reuses it
 
 static int binary_zero_points_ok(const ci8_binary *op) {
   return op->input1_zero_point >= -128 && op->input1_zero_point <= 127 &&

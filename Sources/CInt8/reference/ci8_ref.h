@@ -111,6 +111,11 @@ typedef struct ci8_ref_add_params {
 size_t ci8_ref_add_prepared_size(const ci8_binary *op);
 ci8_status ci8_ref_add_prepare(ci8_binary *op, void *prepared);
 void ci8_ref_add_run(const ci8_binary *op, const int8_t *a, const int8_t *b, int8_t *out);
+// MUL's and PRELU's prepared multipliers (PRELU: 1 for x >= 0, 2 for alpha * x); the AVX2
+// PRELU runs on this block as the reference prepares it.
+typedef struct ci8_ref_pair_params {
+  int32_t mult1, shift1, mult2, shift2;
+} ci8_ref_pair_params;
 size_t ci8_ref_mul_prepared_size(const ci8_binary *op);
 ci8_status ci8_ref_mul_prepare(ci8_binary *op, void *prepared);
 void ci8_ref_mul_run(const ci8_binary *op, const int8_t *a, const int8_t *b, int8_t *out);

@@ -1,5 +1,5 @@
 // Private to CInt8: the x86-64 AVX2 kernel set (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED,
-// ADD).
+// ADD, PRELU, MAX_POOL_2D, AVERAGE_POOL_2D).
 // Every function is compiled with __attribute__((target("avx2,fma"))), so the package builds
 // with the compiler's default (baseline x86-64) flags and dispatch.c calls into this set only
 // after __builtin_cpu_supports("avx2") and ("fma") said yes. Other ops keep the reference set.
@@ -115,6 +115,13 @@ size_t ci8_avx2_add_prepared_size(const ci8_binary *op);
 ci8_status ci8_avx2_add_prepare(ci8_binary *op, void *prepared);
 void ci8_avx2_add_run(const ci8_binary *op, const int8_t *input1, const int8_t *input2,
                       int8_t *output);
+
+// PRELU: the reference's prepared data (ci8_ref_pair_params); only the run differs.
+void ci8_avx2_prelu_run(const ci8_binary *op, const int8_t *input, const int8_t *alpha,
+                        int8_t *output);
+
+void ci8_avx2_max_pool2d_run(const ci8_pool2d *op, const int8_t *input, int8_t *output);
+void ci8_avx2_average_pool2d_run(const ci8_pool2d *op, const int8_t *input, int8_t *output);
 
 #endif  // __x86_64__
 #endif  // CI8_AVX2_H

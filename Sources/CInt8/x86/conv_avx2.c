@@ -88,11 +88,22 @@ CI8_AVX2 void ci8_avx2_conv2d_run(const ci8_conv2d *op, const int8_t *input, int
   int16_t *buf = (int16_t *)scratch;
   if (row_end <= row_begin || ow <= 0) return;
   const int32_t first = row_begin * ow, last = row_end * ow;
+  // 1x1, stride 1, no padding, even channel count (no pad column): output pixel p's im2col row
+  // is input pixel p (kp == ic).
+  const int pointwise = op->filter_height == 1 && op->filter_width == 1 &&
+                        op->stride_height == 1 && op->stride_width == 1 &&
+                        op->padding_top == 0 && op->padding_left == 0 && oh == ih && ow == iw &&
+                        kp == ic;
   for (int32_t b = 0; b < op->batches; ++b) {
     const int8_t *in_b = input + (size_t)b * ih * iw * ic;
     int8_t *out_b = output + (size_t)b * oh * ow * oc;
     for (int32_t p0 = first; p0 < last; p0 += block) {
       const int32_t n = last - p0 < block ? last - p0 : block;
+      if (pointwise) {  // the block's im2col rows are the input pixels, widened in one pass
+        ci8_avx2_widen(buf, in_b + (size_t)p0 * ic, n * ic);
+        ci8_avx2_gemm_block(&o, buf, n, out_b + (size_t)p0 * oc);
+        continue;
+      }
       int32_t oy = p0 / ow, ox = p0 % ow;
       for (int32_t j = 0; j < n; ++j) {
         conv_im2col_row(op, in_b, oy, ox, buf + (size_t)j * kp, k, kp);

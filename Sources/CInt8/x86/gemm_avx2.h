@@ -203,6 +203,23 @@ CI8_AVX2_INLINE ci8_avx2_out ci8_avx2_out_of(const void *prepared, int32_t outpu
 CI8_AVX2_INLINE void ci8_avx2_store_tile(const ci8_avx2_out *o, int8_t *const out[4],
                                          int32_t rows, int32_t c0, int32_t nr,
                                          const __m256i acc[8]) {
+  if (nr == 16 && c0 + 16 <= o->oc) {
+    // 16 whole channels per row: both halves saturate-packed together, then clamped as int8
+    // (saturating to int8 first changes nothing: the clamp bounds lie inside int8).
+    const __m128i lo8 = _mm_set1_epi8((int8_t)_mm256_extract_epi32(o->lo, 0));
+    const __m128i hi8 = _mm_set1_epi8((int8_t)_mm256_extract_epi32(o->hi, 0));
+    for (int32_t r = 0; r < rows; ++r) {
+      const __m256i v0 = _mm256_add_epi32(ci8_avx2_mbqm_gemm(acc[2 * r], &o->rq, c0), o->zp);
+      const __m256i v1 =
+          _mm256_add_epi32(ci8_avx2_mbqm_gemm(acc[2 * r + 1], &o->rq, c0 + 8), o->zp);
+      // packs works per 128-bit lane: [v0 0-3, v1 0-3 | v0 4-7, v1 4-7]; restore the order.
+      const __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(v0, v1), 0xD8);
+      __m128i b = _mm_packs_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
+      b = _mm_min_epi8(_mm_max_epi8(b, lo8), hi8);
+      _mm_storeu_si128((__m128i *)(out[r] + c0), b);
+    }
+    return;
+  }
   for (int32_t hh = 0; hh * 8 < nr; ++hh) {
     const int32_t c = c0 + 8 * hh;
     if (c >= o->oc) break;
@@ -248,21 +265,42 @@ CI8_AVX2_INLINE void ci8_avx2_gemm_block(const ci8_avx2_out *o, const int16_t *a
   }
 }
 
-// Converts n int8 values to int16.
+// Converts n int8 values to int16. A tail after whole vectors is one more vector (16, else 8
+// values) ending at the last value, overlapping values already written with the same results;
+// only n < 8 runs scalar.
 CI8_AVX2_INLINE void ci8_avx2_widen(int16_t *dst, const int8_t *src, int32_t n) {
   int32_t i = 0;
   for (; i + 16 <= n; i += 16) {
     const __m128i v = _mm_loadu_si128((const __m128i *)(src + i));
     _mm256_storeu_si256((__m256i *)(dst + i), _mm256_cvtepi8_epi16(v));
   }
-  for (; i < n; ++i) dst[i] = src[i];
+  if (i == n) return;
+  if (n >= 16) {
+    const __m128i v = _mm_loadu_si128((const __m128i *)(src + n - 16));
+    _mm256_storeu_si256((__m256i *)(dst + n - 16), _mm256_cvtepi8_epi16(v));
+  } else if (n >= 8) {
+    const __m128i v0 = _mm_loadl_epi64((const __m128i *)src);
+    const __m128i v1 = _mm_loadl_epi64((const __m128i *)(src + n - 8));
+    _mm_storeu_si128((__m128i *)dst, _mm_cvtepi8_epi16(v0));
+    _mm_storeu_si128((__m128i *)(dst + n - 8), _mm_cvtepi8_epi16(v1));
+  } else {
+    for (; i < n; ++i) dst[i] = src[i];
+  }
 }
 
 CI8_AVX2_INLINE void ci8_avx2_fill16(int16_t *dst, int16_t value, int32_t n) {
   int32_t i = 0;
   const __m256i v = _mm256_set1_epi16(value);
   for (; i + 16 <= n; i += 16) _mm256_storeu_si256((__m256i *)(dst + i), v);
-  for (; i < n; ++i) dst[i] = value;
+  if (i == n) return;
+  if (n >= 16) {
+    _mm256_storeu_si256((__m256i *)(dst + n - 16), v);
+  } else if (n >= 8) {
+    _mm_storeu_si128((__m128i *)dst, _mm256_castsi256_si128(v));
+    _mm_storeu_si128((__m128i *)(dst + n - 8), _mm256_castsi256_si128(v));
+  } else {
+    for (; i < n; ++i) dst[i] = value;
+  }
 }
 
 #endif  // __x86_64__
