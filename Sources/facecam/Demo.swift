@@ -21,7 +21,7 @@ struct Demo: ParsableCommand {
     var models = "models"
 
     @Option(help: "Minimum BlazeFace score.")
-    var threshold: Float = 0.5
+    var threshold: Float = 0.6
 
     @Option(help: "Worker threads per model.")
     var threads = 1
@@ -81,22 +81,6 @@ struct Demo: ParsableCommand {
         }
         guard !files.isEmpty else { throw CommandError("no .ppm or .pgm images in \(paths.joined(separator: ", "))") }
         return files
-    }
-
-    private func faceJSON(_ face: Face) -> JSON {
-        var pairs: [(String, JSON)] = [
-            ("box", .array([face.box.x, face.box.y, face.box.width, face.box.height].map { .number(round1(Double($0))) })),
-            ("score", .number(round3(Double(face.detectionScore)))),
-            ("keypoints", .array(face.keypoints.map { .array([.number(round1(Double($0.x))), .number(round1(Double($0.y)))]) })),
-        ]
-        if let p = face.faceProbability { pairs.append(("face_probability", .number(round3(Double(p))))) }
-        if let e = face.expression {
-            pairs.append(("expression", .string(e)))
-            pairs.append(("probabilities", .object(zip(ExpressionClassifier.labels, face.expressionProbabilities).map {
-                ($0.0, .number(round3(Double($0.1))))
-            })))
-        }
-        return .object(pairs)
     }
 }
 
