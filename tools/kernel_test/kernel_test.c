@@ -317,28 +317,75 @@ static long add_cases(long n, ci8_isa simd, long *bad_out, long *ok_out) {
     shape[3] = rint_in(1, 12);
     shape[4] = rint_in(1, 12);
     shape[5] = rchannels();
-    const int broadcast = chance(40);
+    // grid: every (a, b) byte pair once (256 x 256 dense elements).
+    const int grid = chance(8);
+    if (grid) {
+      shape[2] = 1;
+      shape[3] = 16;
+      shape[4] = 16;
+      shape[5] = 256;
+    }
+    // broadcast: 0 none, 1 random dims, 2 a per-channel vector (last dim only), 3 a scalar;
+    // swap: input1 is the broadcast one.
+    const int broadcast = grid || chance(60) ? 0 : rint_in(1, 3);
+    const int swap = broadcast && chance(30);
     size_t total = 1, total2 = 1;
+    int32_t *full = swap ? op.shape.input2_strides : op.shape.input1_strides;
+    int32_t *part = swap ? op.shape.input1_strides : op.shape.input2_strides;
     for (int k = CI8_MAX_RANK - 1; k >= 0; --k) {
       op.shape.output_shape[k] = shape[k];
-      op.shape.input1_strides[k] = shape[k] > 1 ? (int32_t)total : 0;
+      full[k] = shape[k] > 1 ? (int32_t)total : 0;
       total *= (size_t)shape[k];
     }
     for (int k = CI8_MAX_RANK - 1; k >= 0; --k) {
-      const int keep = !broadcast || chance(50);
-      op.shape.input2_strides[k] = (keep && shape[k] > 1) ? (int32_t)total2 : 0;
+      const int keep = broadcast == 0 || (broadcast == 1 && chance(50)) ||
+                       (broadcast == 2 && k == CI8_MAX_RANK - 1);
+      part[k] = (keep && shape[k] > 1) ? (int32_t)total2 : 0;
       if (keep) total2 *= (size_t)shape[k];
     }
     op.input1_scale = rscale(-3, 0);
     op.input2_scale = chance(20) ? op.input1_scale : rscale(-3, 0);
     op.output_scale = chance(1) ? 1e-12f : rscale(-3, 0.5);
+    switch (rint_in(0, 11)) {  // multiplier corners
+      case 0:  // input2 just below input1: its multiplier near 2^31 (mh rounds up to 2^15)
+        op.input2_scale = op.input1_scale * (1.0f - ldexpf(1.0f, -rint_in(14, 23)));
+        break;
+      case 1:  // input2 tiny: large right shifts (> 14), or flushed to zero
+        op.input2_scale = op.input1_scale * ldexpf(1.0f, -rint_in(12, 40));
+        break;
+      case 2:  // output multiplier just below one (shift 0), or tiny (shift near 31)
+        op.output_scale = chance(50)
+                              ? op.input1_scale * 2.0f * (1.0f + ldexpf(1.0f, -rint_in(1, 22)))
+                              : op.input1_scale * ldexpf(1.0f, rint_in(6, 12));
+        break;
+      case 3:  // equal scales (input multipliers exactly 2^30, shift 0)
+        op.input2_scale = op.input1_scale;
+        op.output_scale = op.input1_scale * (chance(50) ? 1.0f : 0.5f);
+        break;
+      case 4:
+      case 5:  // input2 small and the output step near input2's: input2's rescaled LSBs (its
+               // rounding shift, ties included) reach the output
+        op.input2_scale = op.input1_scale * ldexpf((float)(1.0 + runit()), -rint_in(6, 19));
+        op.output_scale = op.input2_scale * (float)(0.5 + 4.0 * runit());
+        break;
+      default: break;
+    }
     op.input1_zero_point = rzero_point();
     op.input2_zero_point = rzero_point();
     op.output_zero_point = rzero_point();
     activation(op.output_zero_point, &op.activation_min, &op.activation_max);
-    int8_t *a = malloc(total), *b = malloc(total2);
-    fill_act(a, total);
-    fill_act(b, total2);
+    const size_t total_a = swap ? total2 : total, total_b = swap ? total : total2;
+    int8_t *a = malloc(total_a), *b = malloc(total_b);
+    fill_act(a, total_a);
+    fill_act(b, total_b);
+    if (grid) {
+      for (size_t j = 0; j < total; ++j) {
+        a[j] = (int8_t)(uint8_t)(j & 255);
+        b[j] = (int8_t)(uint8_t)(j >> 8);
+      }
+    } else if (chance(10)) {  // input1 at its zero point: the output sees input2's rescale alone
+      memset(a, op.input1_zero_point, total_a);
+    }
     int8_t *ref = xalloc(total), *got = xalloc(total);
     memcpy(got + total, ref + total, GUARD);
     ci8_status st[2];
@@ -355,8 +402,8 @@ static long add_cases(long n, ci8_isa simd, long *bad_out, long *ok_out) {
     if (st[0] == CI8_OK) ++ok;
     if (mismatch) {
       if (bad < 5)
-        fprintf(stderr, "MISMATCH add case %ld: shape %dx%dx%dx%d broadcast %d status %d/%d\n", i,
-                shape[2], shape[3], shape[4], shape[5], broadcast, st[0], st[1]);
+        fprintf(stderr, "MISMATCH add case %ld: shape %dx%dx%dx%d broadcast %d swap %d status %d/%d\n",
+                i, shape[2], shape[3], shape[4], shape[5], broadcast, swap, st[0], st[1]);
       ++bad;
     }
     free(a); free(b); free(ref); free(got);
