@@ -37,9 +37,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]),
+        // Test support: counts heap allocations to prove hot paths allocate nothing.
+        .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
         .testTarget(
             name: "Int8RuntimeTests",
-            dependencies: ["Int8Runtime", "CInt8"],
+            dependencies: ["Int8Runtime", "CInt8", "CAllocationCounter"],
             exclude: ["Golden"]),  // read from the source tree (#filePath), not bundled
         .testTarget(
             name: "FrameCaptureTests",

@@ -7,8 +7,12 @@ import Glibc
 public struct Detection: Sendable {
     /// Box in the detector's normalized [0, 1] input coordinates (before mapping to the image).
     public var box: Box
-    public var keypoints: [Point]
+    public var keypoints: Keypoints
     public var score: Float
+
+    public init(box: Box, keypoints: Keypoints, score: Float) {
+        self.box = box; self.keypoints = keypoints; self.score = score
+    }
 }
 
 public enum BlazeFace {
@@ -37,9 +41,10 @@ public enum BlazeFace {
     }()
 
     /// Decodes dequantized outputs: `regressors` is 896 x 16 (dx, dy, w, h, then 6 x/y
-    /// keypoints, in input pixels), `logits` 896 scores. Keeps detections above `threshold`.
-    public static func decode(regressors: (Int) -> Float, logits: (Int) -> Float, threshold: Float) -> [Detection] {
-        var detections: [Detection] = []
+    /// keypoints, in input pixels), `logits` 896 scores. Appends detections above `threshold`
+    /// to `detections` (reuse one array with kept capacity: no allocation per frame).
+    public static func decode(regressors: (Int) -> Float, logits: (Int) -> Float, threshold: Float,
+                              into detections: inout [Detection]) {
         let scale = Float(inputSize)
         for a in 0..<anchorCount {
             let logit = max(-100, min(100, logits(a)))
@@ -52,47 +57,72 @@ public enum BlazeFace {
             let w = regressors(base + 2) / scale
             let h = regressors(base + 3) / scale
             guard w > 0, h > 0 else { continue }
-            var keypoints: [Point] = []
-            keypoints.reserveCapacity(keypointCount)
+            var keypoints = Keypoints(repeating: Point(x: 0, y: 0))
             for k in 0..<keypointCount {
-                keypoints.append(Point(x: regressors(base + 4 + 2 * k) / scale + anchor.x,
-                                       y: regressors(base + 5 + 2 * k) / scale + anchor.y))
+                keypoints[k] = Point(x: regressors(base + 4 + 2 * k) / scale + anchor.x,
+                                     y: regressors(base + 5 + 2 * k) / scale + anchor.y)
             }
             detections.append(Detection(box: Box(x: cx - w / 2, y: cy - h / 2, width: w, height: h),
                                         keypoints: keypoints, score: score))
         }
+    }
+
+    public static func decode(regressors: (Int) -> Float, logits: (Int) -> Float, threshold: Float) -> [Detection] {
+        var detections: [Detection] = []
+        decode(regressors: regressors, logits: logits, threshold: threshold, into: &detections)
         return detections
     }
 
     /// MediaPipe's weighted NMS: the best remaining detection absorbs every detection that
     /// overlaps it by more than `iouThreshold`; box and keypoints become their score-weighted
-    /// mean, the score stays the best one.
-    public static func weightedNonMaximumSuppression(_ detections: [Detection], iouThreshold: Float = 0.3) -> [Detection] {
-        var remaining = detections.sorted { $0.score > $1.score }
-        var result: [Detection] = []
-        while let best = remaining.first {
-            var cluster: [Detection] = []
-            var rest: [Detection] = []
-            for d in remaining {
-                if best.box.intersectionOverUnion(d.box) > iouThreshold { cluster.append(d) } else { rest.append(d) }
+    /// mean, the score stays the best one. Sorts `candidates` in place and appends to `kept`;
+    /// with reused arrays it allocates nothing.
+    public static func weightedNonMaximumSuppression(_ candidates: inout [Detection], iouThreshold: Float = 0.3,
+                                                     into kept: inout [Detection]) {
+        // Insertion sort, best first: few candidates, and no scratch buffer.
+        for i in candidates.indices.dropFirst() {
+            let item = candidates[i]
+            var j = i
+            while j > 0 && candidates[j - 1].score < item.score {
+                candidates[j] = candidates[j - 1]
+                j -= 1
             }
-            let total = cluster.reduce(0) { $0 + $1.score }
-            var merged = best
-            if cluster.count > 1 && total > 0 {
-                var box = Box(x: 0, y: 0, width: 0, height: 0)
-                var keypoints = [Point](repeating: Point(x: 0, y: 0), count: best.keypoints.count)
-                for d in cluster {
-                    let w = d.score / total
-                    box.x += w * d.box.x; box.y += w * d.box.y; box.width += w * d.box.width; box.height += w * d.box.height
-                    for k in keypoints.indices { keypoints[k].x += w * d.keypoints[k].x; keypoints[k].y += w * d.keypoints[k].y }
-                }
-                merged.box = box
-                merged.keypoints = keypoints
-            }
-            result.append(merged)
-            remaining = rest
+            candidates[j] = item
         }
-        return result
+        // Absorbed detections get score -1.
+        for i in candidates.indices where candidates[i].score >= 0 {
+            let best = candidates[i]
+            var total: Float = 0
+            var box = Box(x: 0, y: 0, width: 0, height: 0)
+            var keypoints = Keypoints(repeating: Point(x: 0, y: 0))
+            for j in i..<candidates.count where candidates[j].score >= 0 {
+                let d = candidates[j]
+                guard j == i || best.box.intersectionOverUnion(d.box) > iouThreshold else { continue }
+                total += d.score
+                box.x += d.score * d.box.x; box.y += d.score * d.box.y
+                box.width += d.score * d.box.width; box.height += d.score * d.box.height
+                for k in 0..<keypointCount {
+                    keypoints[k].x += d.score * d.keypoints[k].x
+                    keypoints[k].y += d.score * d.keypoints[k].y
+                }
+                if j != i { candidates[j].score = -1 }
+            }
+            var merged = best
+            if total > 0 {
+                merged.box = Box(x: box.x / total, y: box.y / total, width: box.width / total, height: box.height / total)
+                for k in 0..<keypointCount {
+                    merged.keypoints[k] = Point(x: keypoints[k].x / total, y: keypoints[k].y / total)
+                }
+            }
+            kept.append(merged)
+        }
+    }
+
+    public static func weightedNonMaximumSuppression(_ detections: [Detection], iouThreshold: Float = 0.3) -> [Detection] {
+        var candidates = detections
+        var kept: [Detection] = []
+        weightedNonMaximumSuppression(&candidates, iouThreshold: iouThreshold, into: &kept)
+        return kept
     }
 }
 

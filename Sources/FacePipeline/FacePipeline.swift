@@ -5,13 +5,13 @@ import Int8Runtime
 public struct Face: Sendable {
     /// Box and keypoints in image pixels.
     public var box: Box
-    public var keypoints: [Point]
+    public var keypoints: Keypoints
     public var detectionScore: Float
     /// ONet's face probability for the crop (nil when no verifier is loaded).
     public var faceProbability: Float?
     public var expression: String?
-    /// Probabilities in `ExpressionClassifier.labels` order.
-    public var expressionProbabilities: [Float]
+    /// Probabilities in `ExpressionClassifier.labels` order (all 0 without a classifier).
+    public var expressionProbabilities: InlineArray7<Float>
 }
 
 public struct PipelineTimings: Sendable {
@@ -44,6 +44,10 @@ public final class FacePipeline {
     let verifier: Interpreter?
     let classifier: Interpreter?
     private let scratch = SamplerScratch()
+    // Reused every frame (capacity kept), so processing a frame allocates nothing once warm.
+    private var candidates: [Detection] = []
+    private var kept: [Detection] = []
+    private var faces: [Face] = []
 
     /// Loads the models (paths to the shipped .tflite files); verifier and classifier are optional.
     public init(detector: String, verifier: String?, classifier: String?, settings: PipelineSettings = PipelineSettings()) throws {
@@ -90,15 +94,19 @@ public final class FacePipeline {
         Sampler.sample(image, region: square, into: detector.inputBuffer(0), width: 128, height: 128, layout: .rgb, scratch: scratch)
         detector.invoke()
         let regressors = Dequantized(detector, output: 0), logits = Dequantized(detector, output: 1)
-        let raw = BlazeFace.decode(regressors: regressors.value, logits: logits.value, threshold: settings.detectionThreshold)
-        let detections = BlazeFace.weightedNonMaximumSuppression(raw, iouThreshold: settings.nmsIoU).prefix(settings.maxFaces)
+        candidates.removeAll(keepingCapacity: true)
+        kept.removeAll(keepingCapacity: true)
+        faces.removeAll(keepingCapacity: true)
+        BlazeFace.decode(regressors: regressors.value, logits: logits.value, threshold: settings.detectionThreshold, into: &candidates)
+        BlazeFace.weightedNonMaximumSuppression(&candidates, iouThreshold: settings.nmsIoU, into: &kept)
         timings.detectMs += Double(monotonicNanoseconds() - t0) / 1e6
 
-        var faces: [Face] = []
-        for d in detections {
+        for d in kept.prefix(settings.maxFaces) {
             let box = Box(x: square.x + d.box.x * side, y: square.y + d.box.y * side, width: d.box.width * side, height: d.box.height * side)
-            var face = Face(box: box, keypoints: d.keypoints.map { Point(x: square.x + $0.x * side, y: square.y + $0.y * side) },
-                            detectionScore: d.score, faceProbability: nil, expression: nil, expressionProbabilities: [])
+            var keypoints = d.keypoints
+            for k in keypoints.indices { keypoints[k] = Point(x: square.x + keypoints[k].x * side, y: square.y + keypoints[k].y * side) }
+            var face = Face(box: box, keypoints: keypoints, detectionScore: d.score, faceProbability: nil, expression: nil,
+                            expressionProbabilities: InlineArray7(repeating: 0))
             if let verifier {
                 t0 = monotonicNanoseconds()
                 Sampler.sample(image, region: crop(box, settings.verifierCropScale), into: verifier.inputBuffer(0), width: 48, height: 48,
@@ -114,8 +122,11 @@ public final class FacePipeline {
                                layout: .gray, scratch: scratch)
                 classifier.invoke()
                 let probabilities = Dequantized(classifier, output: 0)
-                face.expressionProbabilities = (0..<ExpressionClassifier.labels.count).map(probabilities.value)
-                let best = face.expressionProbabilities.indices.max { face.expressionProbabilities[$0] < face.expressionProbabilities[$1] }!
+                var best = 0
+                for k in face.expressionProbabilities.indices {
+                    face.expressionProbabilities[k] = probabilities.value(k)
+                    if face.expressionProbabilities[k] > face.expressionProbabilities[best] { best = k }
+                }
                 face.expression = ExpressionClassifier.labels[best]
                 timings.classifyMs += Double(monotonicNanoseconds() - t0) / 1e6
             }

@@ -34,14 +34,29 @@ final class FacePipelineTests: XCTestCase {
 
     func testWeightedNMSMergesOverlapsAndKeepsSeparateFaces() {
         func det(_ x: Float, _ score: Float) -> Detection {
-            Detection(box: Box(x: x, y: 0, width: 1, height: 1), keypoints: [Point(x: x, y: 0)], score: score)
+            Detection(box: Box(x: x, y: 0, width: 1, height: 1), keypoints: Keypoints(repeating: Point(x: x, y: 0)), score: score)
         }
         let result = BlazeFace.weightedNonMaximumSuppression([det(0, 0.9), det(0.1, 0.6), det(5, 0.8)], iouThreshold: 0.3)
         XCTAssertEqual(result.count, 2)
         XCTAssertEqual(result[0].score, 0.9)
         XCTAssertEqual(result[0].box.x, 0.1 * 0.6 / 1.5, accuracy: 1e-6)   // score-weighted mean
+        XCTAssertEqual(result[0].keypoints[3].x, 0.1 * 0.6 / 1.5, accuracy: 1e-6)
         XCTAssertEqual(result[1].box.x, 5)
         XCTAssertEqual(BlazeFace.weightedNonMaximumSuppression([]).count, 0)
+        // Unsorted input: the 0.7 detection overlaps the best (0.9) and is absorbed; the 0.5 one
+        // overlaps the 0.7 one but hardly the best, so it stays.
+        let chained = BlazeFace.weightedNonMaximumSuppression([det(0.9, 0.5), det(0, 0.9), det(0.45, 0.7)], iouThreshold: 0.3)
+        XCTAssertEqual(chained.map(\.score), [0.9, 0.5])
+    }
+
+    func testInlineArrays() {
+        var k = Keypoints(repeating: Point(x: 1, y: 2))
+        k[5] = Point(x: 7, y: 8)
+        XCTAssertEqual(k.count, 6)
+        XCTAssertEqual(k.map(\.x), [1, 1, 1, 1, 1, 7])
+        var p = InlineArray7<Float>(repeating: 0)
+        for i in p.indices { p[i] = Float(i) }
+        XCTAssertEqual(Array(p), [0, 1, 2, 3, 4, 5, 6])
     }
 
     func testIoU() {

@@ -118,3 +118,34 @@ final class RuntimeTests: XCTestCase {
         }
     }
 }
+
+import CAllocationCounter
+
+final class AllocationTests: XCTestCase {
+    /// An inference performs no heap allocation (single-threaded and with the thread pool),
+    /// nor does a partial run.
+    func testInvokeDoesNotAllocate() throws {
+        guard allocation_counter_available() == 1 else {
+            throw XCTSkip("allocation counting needs glibc's malloc (not available under sanitizers)")
+        }
+        // The counter itself must see allocations.
+        allocation_counter_start()
+        let probe = [Int](repeating: 1, count: 1000)
+        XCTAssertGreaterThan(allocation_counter_stop(), 0)
+        XCTAssertEqual(probe.count, 1000)
+
+        for url in Paths.shippedModels {
+            for threads in [1, 2] {
+                var options = Interpreter.Options()
+                options.threads = threads
+                let interpreter = try Interpreter(model: try Model(path: url.path), options: options)
+                let partial = try interpreter.partialRun(to: [interpreter.model.operators[2].outputs[0]])
+                interpreter.invoke()  // warm-up
+                allocation_counter_start()
+                for _ in 0..<5 { interpreter.invoke() }
+                interpreter.invoke(partial)
+                XCTAssertEqual(allocation_counter_stop(), 0, "\(url.lastPathComponent), \(threads) thread(s)")
+            }
+        }
+    }
+}

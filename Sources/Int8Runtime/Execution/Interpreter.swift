@@ -14,6 +14,34 @@ struct Step {
     /// Bytes of scratch per thread (each worker gets its own slice).
     let scratchStride: Int
     let inputList: UnsafeMutablePointer<UnsafePointer<Int8>?>?
+    /// For convolutions run on the thread pool: the call's arguments in stable memory.
+    let rowJob: UnsafeMutablePointer<RowJob>?
+}
+
+/// Arguments of a convolution split by output rows across threads.
+struct RowJob {
+    var conv: ci8_conv2d
+    var depthwise: Bool
+    var input: UnsafePointer<Int8>
+    var output: UnsafeMutablePointer<Int8>
+    var scratch: UnsafeMutableRawPointer?
+    var scratchStride: Int
+}
+
+/// Runs rows [begin, end) of a RowJob; a C function so the pool needs no closure.
+private func runConvolutionRows(_ context: UnsafeRawPointer?, _ begin: Int, _ end: Int, _ worker: Int) {
+    let job = UnsafeMutableRawPointer(mutating: context!).assumingMemoryBound(to: RowJob.self)
+    var scratch: UnsafeMutableRawPointer? = nil
+    if let base = job.pointee.scratch { scratch = base + worker * job.pointee.scratchStride }
+    let input = job.pointee.input
+    let output = job.pointee.output
+    let first = Int32(begin)
+    let last = Int32(end)
+    if job.pointee.depthwise {
+        ci8_depthwise_conv2d_run(&job.pointee.conv, input, output, scratch, first, last)
+    } else {
+        ci8_conv2d_run(&job.pointee.conv, input, output, scratch, first, last)
+    }
 }
 
 /// The operators needed to compute some tensors, for running part of a graph.
@@ -124,13 +152,28 @@ public final class Interpreter {
             if case .concatenation = plan.kernel {
                 list = memory.copy(inputs.map { $0?.assumingMemoryBound(to: Int8.self) })
             }
+            var rowJob: UnsafeMutablePointer<RowJob>?
+            if options.threads > 1 {
+                var conv: ci8_conv2d?
+                var depthwise = false
+                if case .conv2D(let d) = plan.kernel { conv = d }
+                if case .depthwiseConv2D(let d) = plan.kernel { conv = d; depthwise = true }
+                if let conv {
+                    let job = RowJob(conv: conv, depthwise: depthwise,
+                                     input: inputs[0]!.assumingMemoryBound(to: Int8.self),
+                                     output: address[op.outputs[0]]!.assumingMemoryBound(to: Int8.self),
+                                     scratch: scratch[step], scratchStride: ArenaPlanner.align(plan.scratchBytes))
+                    rowJob = memory.copy([job])
+                }
+            }
             return Step(kernel: plan.kernel,
                         input0: inputs.count > 0 ? inputs[0] : nil,
                         input1: inputs.count > 1 ? inputs[1] : nil,
                         output: address[op.outputs[0]]!,
                         scratch: scratch[step],
                         scratchStride: ArenaPlanner.align(plans[step].scratchBytes),
-                        inputList: list)
+                        inputList: list,
+                        rowJob: rowJob)
         }
         pool = options.threads > 1 ? ThreadPool(threads: options.threads) : nil
     }
@@ -259,7 +302,9 @@ public final class Interpreter {
 
     /// Runs only the operators of a partial run, in graph order.
     public func invoke(_ partial: PartialRun) {
-        for i in partial.steps { run(i) }
+        partial.steps.withUnsafeBufferPointer { indices in
+            for k in 0..<indices.count { run(indices[k]) }
+        }
     }
 
     @inline(__always)
@@ -268,24 +313,14 @@ public final class Interpreter {
         let out = step.output
         switch step.kernel {
         case .conv2D(var d):
-            if let pool, d.output_height > 1 {
-                withUnsafePointer(to: &d) { p in
-                    pool.parallelFor(Int(p.pointee.output_height)) { begin, end, worker in
-                        ci8_conv2d_run(p, i8(step.input0), o8(out), step.scratch.map { $0 + worker * step.scratchStride },
-                                   Int32(begin), Int32(end))
-                    }
-                }
+            if let pool, let job = step.rowJob, d.output_height > 1 {
+                pool.parallelFor(Int(d.output_height), context: UnsafeRawPointer(job), runConvolutionRows)
             } else {
                 ci8_conv2d_run(&d, i8(step.input0), o8(out), step.scratch, 0, d.output_height)
             }
         case .depthwiseConv2D(var d):
-            if let pool, d.output_height > 1 {
-                withUnsafePointer(to: &d) { p in
-                    pool.parallelFor(Int(p.pointee.output_height)) { begin, end, worker in
-                        ci8_depthwise_conv2d_run(p, i8(step.input0), o8(out), step.scratch.map { $0 + worker * step.scratchStride },
-                                   Int32(begin), Int32(end))
-                    }
-                }
+            if let pool, let job = step.rowJob, d.output_height > 1 {
+                pool.parallelFor(Int(d.output_height), context: UnsafeRawPointer(job), runConvolutionRows)
             } else {
                 ci8_depthwise_conv2d_run(&d, i8(step.input0), o8(out), step.scratch, 0, d.output_height)
             }

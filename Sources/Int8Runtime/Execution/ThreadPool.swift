@@ -1,6 +1,7 @@
 // A fixed pool of worker threads for splitting one kernel call across cores. Each call posts
 // one POSIX semaphore per worker and waits for them to finish: no allocation and no mutex per
-// call; workers sleep in sem_wait between calls instead of spinning (boards run hot).
+// call; workers sleep in sem_wait between calls instead of spinning (boards run hot). Work is
+// a C function pointer plus a context pointer, so posting it allocates nothing.
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -12,7 +13,11 @@ final class ThreadPool {
     private var threadIDs: [pthread_t] = []
     private let start: UnsafeMutablePointer<sem_t>
     private let done: UnsafeMutablePointer<sem_t>
-    private var task: ((Int, Int, Int) -> Void)?
+    /// The work of the current call: a C function and its context (no closure, so posting
+    /// work allocates nothing).
+    typealias Task = @convention(c) (UnsafeRawPointer?, Int, Int, Int) -> Void
+    private var task: Task?
+    private var context: UnsafeRawPointer?
     private var itemCount = 0
     private var stopping = false
 
@@ -58,19 +63,19 @@ final class ThreadPool {
         done.deallocate()
     }
 
-    /// Calls body(begin, end, worker) on disjoint ranges covering 0..<count, one range per
-    /// thread, and returns when all are done. worker is 0 for the calling thread.
-    func parallelFor(_ count: Int, _ body: (Int, Int, Int) -> Void) {
+    /// Calls task(context, begin, end, worker) on disjoint ranges covering 0..<count, one range
+    /// per thread, and returns when all are done. worker is 0 for the calling thread.
+    func parallelFor(_ count: Int, context: UnsafeRawPointer, _ task: Task) {
         let workers = threadIDs.count
-        if workers == 0 || count < 2 { body(0, count, 0); return }
-        withoutActuallyEscaping(body) { escapable in
-            task = escapable
-            itemCount = count
-            for k in 0..<workers { sem_post(start + k) }
-            share(0)
-            for _ in 0..<workers { while sem_wait(done) != 0 {} }
-            task = nil
-        }
+        if workers == 0 || count < 2 { task(context, 0, count, 0); return }
+        self.task = task
+        self.context = context
+        itemCount = count
+        for k in 0..<workers { sem_post(start + k) }
+        share(0)
+        for _ in 0..<workers { while sem_wait(done) != 0 {} }
+        self.task = nil
+        self.context = nil
     }
 
     private func share(_ worker: Int) {
@@ -78,7 +83,7 @@ final class ThreadPool {
         let chunk = (itemCount + parts - 1) / parts
         let begin = worker * chunk
         let end = min(itemCount, begin + chunk)
-        if begin < end { task!(begin, end, worker) }
+        if begin < end { task!(context, begin, end, worker) }
     }
 
     private func workerLoop(_ index: Int) {
