@@ -48,6 +48,6 @@ let package = Package(
             dependencies: ["FrameCapture", "FacePipeline"]),
         .testTarget(
             name: "FacePipelineTests",
-            dependencies: ["FacePipeline", "Int8Runtime"]),
+            dependencies: ["FacePipeline", "Int8Runtime", "CAllocationCounter"]),
     ]
 )

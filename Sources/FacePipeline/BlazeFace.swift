@@ -45,22 +45,32 @@ public enum BlazeFace {
     /// to `detections` (reuse one array with kept capacity: no allocation per frame).
     public static func decode(regressors: (Int) -> Float, logits: (Int) -> Float, threshold: Float,
                               into detections: inout [Detection]) {
+        withoutActuallyEscaping(regressors) { r in
+            withoutActuallyEscaping(logits) { l in
+                decode(ClosureValues(read: r), ClosureValues(read: l), threshold: threshold, into: &detections)
+            }
+        }
+    }
+
+    /// The same on any value source (the pipeline passes its dequantizing views: no closures).
+    static func decode<R: RealValues, L: RealValues>(_ regressors: R, _ logits: L, threshold: Float,
+                                                     into detections: inout [Detection]) {
         let scale = Float(inputSize)
         for a in 0..<anchorCount {
-            let logit = max(-100, min(100, logits(a)))
+            let logit = max(-100, min(100, logits.value(a)))
             let score = 1 / (1 + (-logit).exp)
             guard score >= threshold else { continue }
             let anchor = anchors[a]
             let base = a * coordinateCount
-            let cx = regressors(base) / scale + anchor.x
-            let cy = regressors(base + 1) / scale + anchor.y
-            let w = regressors(base + 2) / scale
-            let h = regressors(base + 3) / scale
+            let cx = regressors.value(base) / scale + anchor.x
+            let cy = regressors.value(base + 1) / scale + anchor.y
+            let w = regressors.value(base + 2) / scale
+            let h = regressors.value(base + 3) / scale
             guard w > 0, h > 0 else { continue }
             var keypoints = Keypoints(repeating: Point(x: 0, y: 0))
             for k in 0..<keypointCount {
-                keypoints[k] = Point(x: regressors(base + 4 + 2 * k) / scale + anchor.x,
-                                     y: regressors(base + 5 + 2 * k) / scale + anchor.y)
+                keypoints[k] = Point(x: regressors.value(base + 4 + 2 * k) / scale + anchor.x,
+                                     y: regressors.value(base + 5 + 2 * k) / scale + anchor.y)
             }
             detections.append(Detection(box: Box(x: cx - w / 2, y: cy - h / 2, width: w, height: h),
                                         keypoints: keypoints, score: score))
@@ -80,7 +90,7 @@ public enum BlazeFace {
     public static func weightedNonMaximumSuppression(_ candidates: inout [Detection], iouThreshold: Float = 0.3,
                                                      into kept: inout [Detection]) {
         // Insertion sort, best first: few candidates, and no scratch buffer.
-        for i in candidates.indices.dropFirst() {
+        for i in stride(from: 1, to: candidates.count, by: 1) {
             let item = candidates[i]
             var j = i
             while j > 0 && candidates[j - 1].score < item.score {
@@ -90,7 +100,7 @@ public enum BlazeFace {
             candidates[j] = item
         }
         // Absorbed detections get score -1.
-        for i in candidates.indices where candidates[i].score >= 0 {
+        for i in 0..<candidates.count where candidates[i].score >= 0 {
             let best = candidates[i]
             var total: Float = 0
             var box = Box(x: 0, y: 0, width: 0, height: 0)
@@ -134,4 +144,14 @@ extension Float {
         return Foundation.exp(self)
         #endif
     }
+}
+
+/// Real values by index: a dequantized tensor, or a closure in tests.
+protocol RealValues {
+    func value(_ index: Int) -> Float
+}
+
+struct ClosureValues: RealValues {
+    let read: (Int) -> Float
+    func value(_ index: Int) -> Float { read(index) }
 }

@@ -48,6 +48,11 @@ public final class FacePipeline {
     private var candidates: [Detection] = []
     private var kept: [Detection] = []
     private var faces: [Face] = []
+    // Input buffers and dequantizing views of the outputs, resolved once (arena memory is fixed).
+    private let detectorInput: UnsafeMutableRawBufferPointer
+    private let regressors: Dequantized, logits: Dequantized
+    private let verifierInput: UnsafeMutableRawBufferPointer?, faceProbability: Dequantized?
+    private let classifierInput: UnsafeMutableRawBufferPointer?, expressionOutput: Dequantized?
 
     /// Loads the models (paths to the shipped .tflite files); verifier and classifier are optional.
     public init(detector: String, verifier: String?, classifier: String?, settings: PipelineSettings = PipelineSettings()) throws {
@@ -65,6 +70,13 @@ public final class FacePipeline {
         try FacePipeline.check(self.detector, "detector", input: [1, 128, 128, 3], outputs: [[1, 896, 16], [1, 896, 1]])
         if let v = self.verifier { try FacePipeline.check(v, "verifier", input: [1, 48, 48, 3], outputs: [[1, 2]]) }
         if let c = self.classifier { try FacePipeline.check(c, "classifier", input: [1, 64, 64, 1], outputs: [[1, 7]]) }
+        detectorInput = self.detector.inputBuffer(0)
+        regressors = Dequantized(self.detector, output: 0)
+        logits = Dequantized(self.detector, output: 1)
+        verifierInput = self.verifier?.inputBuffer(0)
+        faceProbability = self.verifier.map { Dequantized($0, output: 0) }
+        classifierInput = self.classifier?.inputBuffer(0)
+        expressionOutput = self.classifier.map { Dequantized($0, output: 0) }
     }
 
     private static func check(_ interpreter: Interpreter, _ role: String, input: [Int], outputs: [[Int]]) throws {
@@ -91,40 +103,39 @@ public final class FacePipeline {
         let side = Float(max(image.width, image.height))
         let square = Box(x: (Float(image.width) - side) / 2, y: (Float(image.height) - side) / 2, width: side, height: side)
         var t0 = monotonicNanoseconds()
-        Sampler.sample(image, region: square, into: detector.inputBuffer(0), width: 128, height: 128, layout: .rgb, scratch: scratch)
+        Sampler.sample(image, region: square, into: detectorInput, width: 128, height: 128, layout: .rgb, scratch: scratch)
         detector.invoke()
-        let regressors = Dequantized(detector, output: 0), logits = Dequantized(detector, output: 1)
         candidates.removeAll(keepingCapacity: true)
         kept.removeAll(keepingCapacity: true)
         faces.removeAll(keepingCapacity: true)
-        BlazeFace.decode(regressors: regressors.value, logits: logits.value, threshold: settings.detectionThreshold, into: &candidates)
+        BlazeFace.decode(regressors, logits, threshold: settings.detectionThreshold, into: &candidates)
         BlazeFace.weightedNonMaximumSuppression(&candidates, iouThreshold: settings.nmsIoU, into: &kept)
         timings.detectMs += Double(monotonicNanoseconds() - t0) / 1e6
 
-        for d in kept.prefix(settings.maxFaces) {
+        for index in 0..<min(kept.count, settings.maxFaces) {
+            let d = kept[index]
             let box = Box(x: square.x + d.box.x * side, y: square.y + d.box.y * side, width: d.box.width * side, height: d.box.height * side)
             var keypoints = d.keypoints
             for k in keypoints.indices { keypoints[k] = Point(x: square.x + keypoints[k].x * side, y: square.y + keypoints[k].y * side) }
             var face = Face(box: box, keypoints: keypoints, detectionScore: d.score, faceProbability: nil, expression: nil,
                             expressionProbabilities: InlineArray7(repeating: 0))
-            if let verifier {
+            if let verifier, let verifierInput, let faceProbability {
                 t0 = monotonicNanoseconds()
-                Sampler.sample(image, region: crop(box, settings.verifierCropScale), into: verifier.inputBuffer(0), width: 48, height: 48,
+                Sampler.sample(image, region: crop(box, settings.verifierCropScale), into: verifierInput, width: 48, height: 48,
                                layout: .rgb, scratch: scratch)
                 verifier.invoke()
-                face.faceProbability = Dequantized(verifier, output: 0).value(1)
+                face.faceProbability = faceProbability.value(1)
                 timings.verifyMs += Double(monotonicNanoseconds() - t0) / 1e6
                 if face.faceProbability! < settings.verifyThreshold { continue }
             }
-            if let classifier {
+            if let classifier, let classifierInput, let expressionOutput {
                 t0 = monotonicNanoseconds()
-                Sampler.sample(image, region: crop(box, settings.classifierCropScale), into: classifier.inputBuffer(0), width: 64, height: 64,
+                Sampler.sample(image, region: crop(box, settings.classifierCropScale), into: classifierInput, width: 64, height: 64,
                                layout: .gray, scratch: scratch)
                 classifier.invoke()
-                let probabilities = Dequantized(classifier, output: 0)
                 var best = 0
                 for k in face.expressionProbabilities.indices {
-                    face.expressionProbabilities[k] = probabilities.value(k)
+                    face.expressionProbabilities[k] = expressionOutput.value(k)
                     if face.expressionProbabilities[k] > face.expressionProbabilities[best] { best = k }
                 }
                 face.expression = ExpressionClassifier.labels[best]
@@ -142,7 +153,7 @@ public final class FacePipeline {
 }
 
 /// Reads an int8 output tensor as real values.
-struct Dequantized {
+struct Dequantized: RealValues {
     let base: UnsafePointer<Int8>
     let scale: Float
     let zeroPoint: Int32

@@ -91,10 +91,24 @@ struct I420Fetch: PixelFetch {
 /// Reusable per-call tables (source indices and weights per output column/row), so sampling
 /// allocates nothing once the largest size has been seen.
 final class SamplerScratch {
-    var columns: [Int32] = []
-    var columnWeights: [Float] = []
-    var rows: [Int32] = []
-    var rowWeights: [Float] = []
+    /// One axis: `capacity` index/weight pairs, grown (never shrunk) when a call needs more.
+    final class Axis {
+        private(set) var indices = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+        private(set) var weights = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+        private var capacity = 1
+
+        func reserve(_ count: Int) {
+            guard count > capacity else { return }
+            indices.deallocate(); weights.deallocate()
+            indices = .allocate(capacity: count); weights = .allocate(capacity: count)
+            capacity = count
+        }
+
+        deinit { indices.deallocate(); weights.deallocate() }
+    }
+
+    let columns = Axis()
+    let rows = Axis()
 }
 
 public enum Sampler {
@@ -132,10 +146,9 @@ public enum Sampler {
 
     /// Bilinear taps along one axis: for output index i and tap t, the two source indices
     /// (clamped into the frame) and their weights (0 for neighbours outside the frame).
-    private static func axisTaps(start: Float, step: Float, count: Int, taps: Int, size: Int,
-                                 indices: inout [Int32], weights: inout [Float]) {
-        let n = count * taps * 2
-        if indices.count < n { indices = [Int32](repeating: 0, count: n); weights = [Float](repeating: 0, count: n) }
+    private static func axisTaps(start: Float, step: Float, count: Int, taps: Int, size: Int, into axis: SamplerScratch.Axis) {
+        axis.reserve(count * taps * 2)
+        let indices = axis.indices, weights = axis.weights
         for i in 0..<count {
             for t in 0..<taps {
                 let s = start + (Float(i) + (Float(t) + 0.5) / Float(taps)) * step - 0.5
@@ -158,37 +171,32 @@ public enum Sampler {
         let out = output.bindMemory(to: Int8.self)
         let stepX = region.width / Float(width), stepY = region.height / Float(height)
         let tapsX = max(1, min(4, Int(stepX.rounded(.up)) / 2)), tapsY = max(1, min(4, Int(stepY.rounded(.up)) / 2))
-        axisTaps(start: region.x, step: stepX, count: width, taps: tapsX, size: view.width,
-                 indices: &scratch.columns, weights: &scratch.columnWeights)
-        axisTaps(start: region.y, step: stepY, count: height, taps: tapsY, size: view.height,
-                 indices: &scratch.rows, weights: &scratch.rowWeights)
-        scratch.columns.withUnsafeBufferPointer { cx in
-        scratch.columnWeights.withUnsafeBufferPointer { wx in
-        scratch.rows.withUnsafeBufferPointer { cy in
-        scratch.rowWeights.withUnsafeBufferPointer { wy in
-            for j in 0..<height {
-                for i in 0..<width {
-                    var r: Float = 0, g: Float = 0, b: Float = 0
-                    for ty in 0..<(tapsY * 2) {
-                        let rowWeight = wy[j * tapsY * 2 + ty]
-                        if rowWeight == 0 { continue }
-                        let y = Int(cy[j * tapsY * 2 + ty])
-                        for tx in 0..<(tapsX * 2) {
-                            let weight = rowWeight * wx[i * tapsX * 2 + tx]
-                            if weight == 0 { continue }
-                            let p = fetch.rgb(Int(cx[i * tapsX * 2 + tx]), y)
-                            r += weight * p.0; g += weight * p.1; b += weight * p.2
-                        }
-                    }
-                    let index = (j * width + i) * channels
-                    if layout == .rgb {
-                        out[index] = toInt8(r); out[index + 1] = toInt8(g); out[index + 2] = toInt8(b)
-                    } else {
-                        out[index] = toInt8((299 * r + 587 * g + 114 * b) / 1000)
+        axisTaps(start: region.x, step: stepX, count: width, taps: tapsX, size: view.width, into: scratch.columns)
+        axisTaps(start: region.y, step: stepY, count: height, taps: tapsY, size: view.height, into: scratch.rows)
+        let cx = scratch.columns.indices, wx = scratch.columns.weights
+        let cy = scratch.rows.indices, wy = scratch.rows.weights
+        for j in 0..<height {
+            for i in 0..<width {
+                var r: Float = 0, g: Float = 0, b: Float = 0
+                for ty in 0..<(tapsY * 2) {
+                    let rowWeight = wy[j * tapsY * 2 + ty]
+                    if rowWeight == 0 { continue }
+                    let y = Int(cy[j * tapsY * 2 + ty])
+                    for tx in 0..<(tapsX * 2) {
+                        let weight = rowWeight * wx[i * tapsX * 2 + tx]
+                        if weight == 0 { continue }
+                        let p = fetch.rgb(Int(cx[i * tapsX * 2 + tx]), y)
+                        r += weight * p.0; g += weight * p.1; b += weight * p.2
                     }
                 }
+                let index = (j * width + i) * channels
+                if layout == .rgb {
+                    out[index] = toInt8(r); out[index + 1] = toInt8(g); out[index + 2] = toInt8(b)
+                } else {
+                    out[index] = toInt8((299 * r + 587 * g + 114 * b) / 1000)
+                }
             }
-        }}}}
+        }
     }
 
     @inline(__always)

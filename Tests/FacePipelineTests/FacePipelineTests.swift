@@ -97,3 +97,33 @@ final class FacePipelineTests: XCTestCase {
         XCTAssertEqual(gray, [-128, 127, -128, -128])
     }
 }
+
+import CAllocationCounter
+import Int8Runtime
+
+final class PipelineAllocationTests: XCTestCase {
+    /// Once warm, a frame through detection, verification and classification allocates nothing.
+    func testProcessingAFrameDoesNotAllocate() throws {
+        guard allocation_counter_available() == 1 else {
+            throw XCTSkip("allocation counting needs glibc's malloc (not available under sanitizers)")
+        }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let models = root.appendingPathComponent("models").path
+        let pipeline = try FacePipeline(detector: "\(models)/blazeface.tflite", verifier: "\(models)/onet.tflite",
+                                        classifier: "\(models)/expression.tflite")
+        let image = try PNM.decode([UInt8](try Data(contentsOf: root.appendingPathComponent("samples/astronaut.ppm"))))
+        var timings = PipelineTimings()
+        try image.pixels.withUnsafeBufferPointer { p in
+            let view = PixelView.rgb(p.baseAddress!, width: image.width, height: image.height, stride: image.width * 3)
+            // Warm-up: sizes the reused buffers and lets the runtime instantiate type metadata
+            // (one-time allocations, seen in the first two calls of a debug build).
+            for _ in 0..<2 { XCTAssertEqual(pipeline.process(view, timings: &timings).count, 1) }
+            var faces = 0
+            allocation_counter_start()
+            for _ in 0..<3 { faces += pipeline.process(view, timings: &timings).count }
+            let allocations = allocation_counter_stop()
+            XCTAssertEqual(faces, 3)
+            XCTAssertEqual(allocations, 0)
+        }
+    }
+}
