@@ -74,6 +74,12 @@ public protocol FrameSource: AnyObject {
     func nextFrame() throws -> Frame?
     /// Releases buffers and the device; also done on deinit.
     func close()
+    /// Frames the source delivered but skipped to stay on the newest one (0 for files).
+    var droppedFrames: Int { get }
+}
+
+extension FrameSource {
+    public var droppedFrames: Int { 0 }
 }
 
 import FacePipeline

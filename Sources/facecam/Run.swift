@@ -118,6 +118,7 @@ struct Run: ParsableCommand {
         var image = RGBImage(width: 1, height: 1)
         var processed = 0
         var exitStatus: Int32 = 0
+        var droppedBeforeReconnect = 0  // a reopened camera counts from 0 again
         var annotateFailed = false
         stats.note("facecam: reading \(frameSource.name)")
 
@@ -142,6 +143,7 @@ struct Run: ParsableCommand {
                         exitStatus = 3
                         break loop
                     }
+                    droppedBeforeReconnect += frameSource.droppedFrames
                     frameSource = reopened
                     continue loop
                 default:
@@ -178,10 +180,11 @@ struct Run: ParsableCommand {
             let latency = FrameLatency(capture: ms(t1 - t0), decode: isJPEG ? ms(t2 - t1) : 0, convert: isJPEG ? 0 : ms(t2 - t1),
                                        detect: timings.detectMs,
                                        verify: timings.verifyMs, classify: timings.classifyMs, total: ms(t3 - t0))
-            stats.record(latency, dropped: droppedFrames(frameSource))
+            let dropped = droppedBeforeReconnect + frameSource.droppedFrames
+            stats.record(latency, dropped: dropped)
             if output == "jsonl" {
                 let line = frameJSON(index: processed - 1, frame: frame, size: frameSize, faces: faces, latency: latency,
-                                     dropped: droppedFrames(frameSource))
+                                     dropped: dropped)
                 if !writeLine(line.text) { break loop }  // stdout closed (e.g. piped into head)
             }
             if let annotate {
@@ -200,10 +203,6 @@ struct Run: ParsableCommand {
         stats.summarize(final: true, corruptFromDecoder: converter.corruptFrames)
         if stopRequested != 0 { stats.note("facecam: stopped by signal") }
         if exitStatus != 0 { throw ExitCode(exitStatus) }
-    }
-
-    private func droppedFrames(_ source: FrameSource) -> Int {
-        (source as? V4L2Source)?.droppedFrames ?? 0
     }
 
     private func frameJSON(index: Int, frame: Frame, size: (width: Int, height: Int), faces: [Face], latency: FrameLatency,

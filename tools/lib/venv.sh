@@ -6,8 +6,8 @@ ensure_venv() {
   if [[ ! -x "$venv/bin/python" ]]; then
     if ! python3 -m venv "$venv" 2>/dev/null; then
       echo "venv: python3 -m venv failed; installing python3-venv" >&2
-      local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-      $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-venv >/dev/null
+      source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
+      ensure_debian_packages python3-venv
       rm -rf "$venv"; python3 -m venv "$venv"
     fi
   fi
