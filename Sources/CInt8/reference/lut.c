@@ -145,7 +145,9 @@ ci8_status ci8_lut_hard_swish(const ci8_unary_quant *q, int8_t table[256]) {
   return CI8_OK;
 }
 
-ci8_status ci8_lut_requantize(const ci8_unary_quant *q, int8_t table[256]) {
+// QUANTIZE int8 -> int8 with the given multiply (the tail's or the vector blocks' rounding).
+static ci8_status lut_requantize_with(const ci8_unary_quant *q, int8_t table[256],
+                                      int32_t (*multiply)(int32_t, int32_t, int32_t)) {
   if (!unary_ok(q)) return CI8_ERR_BAD_PARAMS;
   if (!ci8_scale_ok(q->input_scale) || !ci8_scale_ok(q->output_scale)) return CI8_ERR_BAD_SCALE;
   int32_t mult, shift;
@@ -153,24 +155,18 @@ ci8_status ci8_lut_requantize(const ci8_unary_quant *q, int8_t table[256]) {
   ci8_quantize_multiplier(real, &mult, &shift);
   if (shift > 30) return CI8_ERR_BAD_SCALE;
   FOR_EACH_INT8(v) {
-    const int32_t r = ci8_mbqm(v - q->input_zero_point, mult, shift) + q->output_zero_point;
+    const int32_t r = multiply(v - q->input_zero_point, mult, shift) + q->output_zero_point;
     table[SLOT(v)] = (int8_t)ci8_clamp_i32(r, -128, 127);
   }
   return CI8_OK;
 }
 
+ci8_status ci8_lut_requantize(const ci8_unary_quant *q, int8_t table[256]) {
+  return lut_requantize_with(q, table, ci8_mbqm);
+}
+
 ci8_status ci8_lut_requantize_block(const ci8_unary_quant *q, int8_t table[256]) {
-  if (!unary_ok(q)) return CI8_ERR_BAD_PARAMS;
-  if (!ci8_scale_ok(q->input_scale) || !ci8_scale_ok(q->output_scale)) return CI8_ERR_BAD_SCALE;
-  int32_t mult, shift;
-  const double real = (double)q->input_scale / (double)q->output_scale;
-  ci8_quantize_multiplier(real, &mult, &shift);
-  if (shift > 30) return CI8_ERR_BAD_SCALE;
-  FOR_EACH_INT8(v) {
-    const int32_t r = ci8_mbqm_gemm(v - q->input_zero_point, mult, shift) + q->output_zero_point;
-    table[SLOT(v)] = (int8_t)ci8_clamp_i32(r, -128, 127);
-  }
-  return CI8_OK;
+  return lut_requantize_with(q, table, ci8_mbqm_gemm);
 }
 
 void ci8_ref_lut_run_blocked(const int8_t block_table[256], const int8_t tail_table[256],

@@ -88,6 +88,22 @@ CI8_AVX2_INLINE __m256i ci8_avx2_bcast_pair(const int16_t *p) {
   return _mm256_set1_epi32(v);
 }
 
+// Element offsets into both inputs of row `row` of a broadcast op, a row being a run along the
+// last dimension (rows in output order).
+static inline void ci8_broadcast_row_offsets(const ci8_broadcast *b, size_t row, ptrdiff_t *i1,
+                                             ptrdiff_t *i2) {
+  ptrdiff_t o1 = 0, o2 = 0;
+  for (int k = CI8_MAX_RANK - 2; k >= 0; --k) {
+    const size_t n = (size_t)b->output_shape[k];
+    const ptrdiff_t index = (ptrdiff_t)(row % n);
+    row /= n;
+    o1 += index * b->input1_strides[k];
+    o2 += index * b->input2_strides[k];
+  }
+  *i1 = o1;
+  *i2 = o2;
+}
+
 // ---- the AVX2 kernel set ----
 size_t ci8_avx2_conv2d_prepared_size(const ci8_conv2d *op);
 ci8_status ci8_avx2_conv2d_prepare(ci8_conv2d *op, const int8_t *filter, const int32_t *bias,

@@ -115,21 +115,12 @@ CI8_AVX2 void ci8_avx2_prelu_run(const ci8_binary *op, const int8_t *x, const in
     prelu_contiguous(op, &k, x, alpha, out, total);
     return;
   }
-  size_t o = 0;
-  for (int32_t a0 = 0; a0 < d[0]; ++a0)
-    for (int32_t a1 = 0; a1 < d[1]; ++a1)
-      for (int32_t a2 = 0; a2 < d[2]; ++a2)
-        for (int32_t a3 = 0; a3 < d[3]; ++a3)
-          for (int32_t a4 = 0; a4 < d[4]; ++a4) {
-            const ptrdiff_t i1 = (ptrdiff_t)a0 * s1[0] + (ptrdiff_t)a1 * s1[1] +
-                                 (ptrdiff_t)a2 * s1[2] + (ptrdiff_t)a3 * s1[3] +
-                                 (ptrdiff_t)a4 * s1[4];
-            const ptrdiff_t i2 = (ptrdiff_t)a0 * s2[0] + (ptrdiff_t)a1 * s2[1] +
-                                 (ptrdiff_t)a2 * s2[2] + (ptrdiff_t)a3 * s2[3] +
-                                 (ptrdiff_t)a4 * s2[4];
-            prelu_contiguous(op, &k, x + i1, alpha + i2, out + o, (size_t)d[5]);
-            o += (size_t)d[5];
-          }
+  const size_t n = (size_t)d[5];
+  for (size_t r = 0; r < total / n; ++r) {
+    ptrdiff_t i1, i2;
+    ci8_broadcast_row_offsets(&op->shape, r, &i1, &i2);
+    prelu_contiguous(op, &k, x + i1, alpha + i2, out + r * n, n);
+  }
 }
 
 #else

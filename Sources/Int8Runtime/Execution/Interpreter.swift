@@ -11,8 +11,6 @@ struct Step {
     let input1: UnsafeRawPointer?
     let output: UnsafeMutableRawPointer
     let scratch: UnsafeMutableRawPointer?
-    /// Bytes of scratch per thread (each worker gets its own slice).
-    let scratchStride: Int
     let inputList: UnsafeMutablePointer<UnsafePointer<Int8>?>?
     /// For convolutions run on the thread pool: the call's arguments in stable memory.
     let rowJob: UnsafeMutablePointer<RowJob>?
@@ -25,6 +23,7 @@ struct RowJob {
     var input: UnsafePointer<Int8>
     var output: UnsafeMutablePointer<Int8>
     var scratch: UnsafeMutableRawPointer?
+    /// Bytes of scratch per thread (each worker gets its own slice).
     var scratchStride: Int
 }
 
@@ -171,7 +170,6 @@ public final class Interpreter {
                         input1: inputs.count > 1 ? inputs[1] : nil,
                         output: address[op.outputs[0]]!,
                         scratch: scratch[step],
-                        scratchStride: ArenaPlanner.align(plans[step].scratchBytes),
                         inputList: list,
                         rowJob: rowJob)
         }
@@ -182,11 +180,9 @@ public final class Interpreter {
 
     private static func prepare(_ plan: inout PlannedOp, _ prepared: UnsafeMutableRawPointer, model: Model) throws {
         let context = OpContext(model: model, op: plan.op)
-        var weightsCopy: [Int8] = []
-        if let weights = plan.weights {
-            let bytes = model.constantBytes(weights)!
-            weightsCopy = Array(bytes.bindMemory(to: Int8.self))
-        }
+        // Int8 weights are read in place from the model file (no alignment needed); prepare
+        // packs them into `prepared`.
+        let weights = plan.weights.map { model.constantBytes($0)!.baseAddress!.assumingMemoryBound(to: Int8.self) }
         let bias = plan.bias
         func withBias<R>(_ body: (UnsafePointer<Int32>?) -> R) -> R {
             guard let bias else { return body(nil) }
@@ -194,15 +190,15 @@ public final class Interpreter {
         }
         switch plan.kernel {
         case .conv2D(var d):
-            let status = weightsCopy.withUnsafeBufferPointer { w in withBias { ci8_conv2d_prepare(&d, w.baseAddress, $0, prepared) } }
+            let status = withBias { ci8_conv2d_prepare(&d, weights, $0, prepared) }
             try OpPlanner.check(status, context)
             plan.kernel = .conv2D(d)
         case .depthwiseConv2D(var d):
-            let status = weightsCopy.withUnsafeBufferPointer { w in withBias { ci8_depthwise_conv2d_prepare(&d, w.baseAddress, $0, prepared) } }
+            let status = withBias { ci8_depthwise_conv2d_prepare(&d, weights, $0, prepared) }
             try OpPlanner.check(status, context)
             plan.kernel = .depthwiseConv2D(d)
         case .fullyConnected(var d):
-            let status = weightsCopy.withUnsafeBufferPointer { w in withBias { ci8_fully_connected_prepare(&d, w.baseAddress, $0, prepared) } }
+            let status = withBias { ci8_fully_connected_prepare(&d, weights, $0, prepared) }
             try OpPlanner.check(status, context)
             plan.kernel = .fullyConnected(d)
         case .add(var d):

@@ -177,9 +177,9 @@ enum Broadcast {
         return result
     }
 
-    /// Strides (in elements) of `input` when read at each index of `output` (0 where the input
-    /// has size 1: broadcast, or a unit dimension).
-    static func strides(_ input: [Int], output: [Int]) -> [Int32] {
+    /// Strides (in elements) of `input`, right-aligned to the fixed rank (0 where the input has
+    /// size 1: broadcast, or a unit dimension).
+    static func strides(_ input: [Int]) -> [Int32] {
         let padded = Array(repeating: 1, count: maxRank - input.count) + input
         var strides = [Int32](repeating: 0, count: maxRank)
         var running = 1
@@ -193,8 +193,8 @@ enum Broadcast {
     static func descriptor(_ a: [Int], _ b: [Int], output: [Int]) -> ci8_broadcast {
         var d = ci8_broadcast()
         let outputPadded = (Array(repeating: 1, count: maxRank - output.count) + output).map { Int32($0) }
-        let sa = strides(a, output: output)
-        let sb = strides(b, output: output)
+        let sa = strides(a)
+        let sb = strides(b)
         withUnsafeMutableBytes(of: &d.output_shape) { raw in
             let p = raw.bindMemory(to: Int32.self)
             for i in 0..<maxRank { p[i] = outputPadded[i] }
