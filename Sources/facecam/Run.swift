@@ -167,7 +167,7 @@ struct Run: ParsableCommand {
             var timings = PipelineTimings()
             let faces: [Face]
             let frameSize: (width: Int, height: Int)
-            if let view, annotate == nil {
+            if let view {  // the models always read the frame itself, annotated or not
                 faces = pipeline.process(view, timings: &timings)
                 frameSize = (view.width, view.height)
             } else {
