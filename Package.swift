@@ -7,6 +7,7 @@ let package = Package(
         // The int8 runtime is a library other packages can depend on by version.
         .library(name: "Int8Runtime", targets: ["Int8Runtime"]),
         .library(name: "FacePipeline", targets: ["FacePipeline"]),
+        .library(name: "Adaptation", targets: ["Adaptation"]),
         .library(name: "FrameCapture", targets: ["FrameCapture"]),
         .executable(name: "facecam", targets: ["facecam"]),
     ],
@@ -26,14 +27,18 @@ let package = Package(
         .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
         // Frames from V4L2 cameras and files, decoding and pixel conversion.
         .target(name: "FrameCapture", dependencies: ["CTurboJPEG", "CV4L2", "FacePipeline"]),
-        // Face pipeline: preprocessing, BlazeFace decoding + NMS, verifier and classifier.
-        .target(name: "FacePipeline", dependencies: ["Int8Runtime"]),
+        // Test-time adaptation: float heads on the frozen int8 backbones, self-training,
+        // feature-statistics alignment, persisted state.
+        .target(name: "Adaptation", dependencies: ["Int8Runtime"]),
+        // Face pipeline: preprocessing, BlazeFace decoding + NMS, tracking, verifier and classifier.
+        .target(name: "FacePipeline", dependencies: ["Int8Runtime", "Adaptation"]),
         .executableTarget(
             name: "facecam",
             dependencies: [
                 "Int8Runtime",
                 "FacePipeline",
                 "FrameCapture",
+                "Adaptation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]),
@@ -49,5 +54,8 @@ let package = Package(
         .testTarget(
             name: "FacePipelineTests",
             dependencies: ["FacePipeline", "Int8Runtime", "CAllocationCounter"]),
+        .testTarget(
+            name: "AdaptationTests",
+            dependencies: ["Adaptation", "Int8Runtime", "FacePipeline", "CAllocationCounter"]),
     ]
 )

@@ -116,6 +116,19 @@ public final class Model: @unchecked Sendable {
 
     deinit { storage.deallocate() }
 
+    /// The tensor called `name`. Converters fuse names ("a;b;c" for an op that absorbed others),
+    /// so a name also matches any one of its ';'-separated parts. Nil when none or several match.
+    public func tensor(named name: String) -> Tensor? {
+        if let exact = tensors.first(where: { $0.name == name }) { return exact }
+        let matches = tensors.filter { $0.name.split(separator: ";").contains { $0 == name } }
+        return matches.count == 1 ? matches[0] : nil
+    }
+
+    /// The operators that read `tensor`, in graph order.
+    public func consumers(of tensor: Int) -> [Int] {
+        operators.filter { $0.inputs.contains(tensor) }.map(\.index)
+    }
+
     /// The bytes of a constant tensor, inside the file (valid while the model lives).
     public func constantBytes(_ tensor: Tensor) -> UnsafeRawBufferPointer? {
         guard let offset = tensor.dataOffset else { return nil }
