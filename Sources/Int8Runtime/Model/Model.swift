@@ -117,10 +117,13 @@ public final class Model: @unchecked Sendable {
     deinit { storage.deallocate() }
 
     /// The tensor called `name`. Converters fuse names ("a;b;c" for an op that absorbed others),
-    /// so a name also matches any one of its ';'-separated parts. Nil when none or several match.
+    /// so a name also matches any one of its ';'-separated parts; when a part names both an
+    /// activation and a constant (a PReLU's slope), the activation wins. Nil when none or
+    /// several match.
     public func tensor(named name: String) -> Tensor? {
         if let exact = tensors.first(where: { $0.name == name }) { return exact }
-        let matches = tensors.filter { $0.name.split(separator: ";").contains { $0 == name } }
+        var matches = tensors.filter { $0.name.split(separator: ";").contains { $0 == name } }
+        if matches.count > 1 { matches.removeAll { $0.isConstant } }
         return matches.count == 1 ? matches[0] : nil
     }
 
