@@ -1,5 +1,8 @@
 // The face pipeline on one image: BlazeFace on the letterboxed frame, then for every face a
-// square crop checked by MTCNN's ONet and classified by the expression model.
+// square crop checked by MTCNN's ONet and classified by the expression model. With adaptation
+// on, the final layers of ONet and of the expression model run as adapted float heads on the
+// frozen int8 features (a partial run of each model up to its feature tensor).
+import Adaptation
 import Int8Runtime
 
 public struct Face: Sendable {
@@ -12,6 +15,11 @@ public struct Face: Sendable {
     public var expression: String?
     /// Probabilities in `ExpressionClassifier.labels` order (all 0 without a classifier).
     public var expressionProbabilities: InlineArray7<Float>
+    /// Id of the face's track across frames (box overlap).
+    public var track: Int = 0
+    /// What adaptation did for this face, per head (nil when that head does not adapt).
+    public var verifierAdaptation: AdaptationStep?
+    public var expressionAdaptation: AdaptationStep?
 }
 
 public struct PipelineTimings: Sendable {
@@ -31,7 +39,20 @@ public struct PipelineSettings: Sendable {
     public var verifierCropScale: Float = 1.25
     public var classifierCropScale: Float = 1.1
     public var threads = 1
+    /// Test-time adaptation of the verifier and the expression head (nil: frozen int8 heads).
+    public var verifierAdaptation: HeadAdaptation?
+    public var expressionAdaptation: HeadAdaptation?
     public init() {}
+}
+
+/// Adaptation of one head: its settings and the source statistics shipped with its model.
+public struct HeadAdaptation: Sendable {
+    public var settings: AdaptationSettings
+    public var source: SourceStatistics
+    public init(settings: AdaptationSettings, source: SourceStatistics) {
+        self.settings = settings
+        self.source = source
+    }
 }
 
 public enum ExpressionClassifier {
@@ -43,6 +64,12 @@ public final class FacePipeline {
     let detector: Interpreter
     let verifier: Interpreter?
     let classifier: Interpreter?
+    /// Adapted heads (nil when frozen) and the partial runs that compute their features.
+    public let verifierAdapter: HeadAdapter?
+    public let expressionAdapter: HeadAdapter?
+    private let verifierToFeatures: PartialRun?
+    private let classifierToFeatures: PartialRun?
+    private var tracker = FaceTracker()
     private let scratch = SamplerScratch()
     // Reused every frame (capacity kept), so processing a frame allocates nothing once warm.
     private var candidates: [Detection] = []
@@ -64,9 +91,27 @@ public final class FacePipeline {
                 throw ImageError("\(path): \(error)")
             }
         }
+        func adapter(_ name: String, _ interpreter: Interpreter?, _ adaptation: HeadAdaptation?, _ known: KnownHead)
+            throws -> (HeadAdapter, PartialRun)?
+        {
+            guard let interpreter, let adaptation else { return nil }
+            do {
+                let extracted = try HeadExtraction.extract(from: interpreter.model, feature: known.feature, output: known.output)
+                let adapter = try HeadAdapter(name: name, extracted: extracted, source: adaptation.source, settings: adaptation.settings)
+                return (adapter, try interpreter.partialRun(to: [extracted.featureTensor.index]))
+            } catch {
+                throw ImageError("\(name) adaptation: \(error)")
+            }
+        }
         self.detector = try load(detector)
         self.verifier = try verifier.map(load)
         self.classifier = try classifier.map(load)
+        let v = try adapter("verifier", self.verifier, settings.verifierAdaptation, .verifier)
+        let e = try adapter("expression", self.classifier, settings.expressionAdaptation, .expression)
+        verifierAdapter = v?.0
+        verifierToFeatures = v?.1
+        expressionAdapter = e?.0
+        classifierToFeatures = e?.1
         try FacePipeline.check(self.detector, "detector", input: [1, 128, 128, 3], outputs: [[1, 896, 16], [1, 896, 1]])
         if let v = self.verifier { try FacePipeline.check(v, "verifier", input: [1, 48, 48, 3], outputs: [[1, 2]]) }
         if let c = self.classifier { try FacePipeline.check(c, "classifier", input: [1, 64, 64, 1], outputs: [[1, 7]]) }
@@ -108,6 +153,7 @@ public final class FacePipeline {
         candidates.removeAll(keepingCapacity: true)
         kept.removeAll(keepingCapacity: true)
         faces.removeAll(keepingCapacity: true)
+        tracker.beginFrame()
         BlazeFace.decode(regressors, logits, threshold: settings.detectionThreshold, into: &candidates)
         BlazeFace.weightedNonMaximumSuppression(&candidates, iouThreshold: settings.nmsIoU, into: &kept)
         timings.detectMs += Double(monotonicNanoseconds() - t0) / 1e6
@@ -119,12 +165,26 @@ public final class FacePipeline {
             for k in keypoints.indices { keypoints[k] = Point(x: square.x + keypoints[k].x * side, y: square.y + keypoints[k].y * side) }
             var face = Face(box: box, keypoints: keypoints, detectionScore: d.score, faceProbability: nil, expression: nil,
                             expressionProbabilities: InlineArray7(repeating: 0))
+            let track = tracker.assign(box)
+            face.track = track.id
+            if track.isNew {
+                verifierAdapter?.beginTrack(track.slot)
+                expressionAdapter?.beginTrack(track.slot)
+            }
             if let verifier, let verifierInput, let faceProbability {
                 t0 = monotonicNanoseconds()
                 Sampler.sample(image, region: crop(box, settings.verifierCropScale), into: verifierInput, width: 48, height: 48,
                                layout: .rgb, scratch: scratch)
-                verifier.invoke()
-                face.faceProbability = faceProbability.value(1)
+                if let adapter = verifierAdapter, let run = verifierToFeatures {
+                    verifier.invoke(run)
+                    face.verifierAdaptation = adapter.process(
+                        input: UnsafePointer(verifierInput.bindMemory(to: Int8.self).baseAddress!), width: 48, height: 48, channels: 3,
+                        featureBytes: verifier.tensorBytes(adapter.featureTensor.index)!, track: track.slot)
+                    face.faceProbability = adapter.prediction[1]
+                } else {
+                    verifier.invoke()
+                    face.faceProbability = faceProbability.value(1)
+                }
                 timings.verifyMs += Double(monotonicNanoseconds() - t0) / 1e6
                 if face.faceProbability! < settings.verifyThreshold { continue }
             }
@@ -132,10 +192,17 @@ public final class FacePipeline {
                 t0 = monotonicNanoseconds()
                 Sampler.sample(image, region: crop(box, settings.classifierCropScale), into: classifierInput, width: 64, height: 64,
                                layout: .gray, scratch: scratch)
-                classifier.invoke()
+                if let adapter = expressionAdapter, let run = classifierToFeatures {
+                    classifier.invoke(run)
+                    face.expressionAdaptation = adapter.process(
+                        input: UnsafePointer(classifierInput.bindMemory(to: Int8.self).baseAddress!), width: 64, height: 64, channels: 1,
+                        featureBytes: classifier.tensorBytes(adapter.featureTensor.index)!, track: track.slot)
+                } else {
+                    classifier.invoke()
+                }
                 var best = 0
                 for k in face.expressionProbabilities.indices {
-                    face.expressionProbabilities[k] = expressionOutput.value(k)
+                    face.expressionProbabilities[k] = expressionAdapter?.prediction[k] ?? expressionOutput.value(k)
                     if face.expressionProbabilities[k] > face.expressionProbabilities[best] { best = k }
                 }
                 face.expression = ExpressionClassifier.labels[best]

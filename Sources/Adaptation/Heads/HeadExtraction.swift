@@ -206,3 +206,14 @@ public struct AdaptationError: Error, CustomStringConvertible {
     public let description: String
     public init(_ description: String) { self.description = description }
 }
+
+/// The heads of the shipped models that adapt: the tensor they read and the softmax they end in.
+public struct KnownHead: Sendable {
+    public let feature: String
+    public let output: String
+    /// ONet: conv4's 3x3x128 output (flattened), feeding FC 1152->256, PReLU, FC 256->2. The
+    /// notes measured re-normalizing these 128 channels as the most robust forward-only fix.
+    public static let verifier = KnownHead(feature: "functional_1_1/flatten_1/Reshape", output: "face_prob")
+    /// mini-Xception: the last residual block's [1, 4, 4, 128] output, feeding the 3x3 conv + MEAN.
+    public static let expression = KnownHead(feature: "model_1_1/add_4_1/Add", output: "expression_probs")
+}
