@@ -39,6 +39,9 @@ public struct PipelineSettings: Sendable {
     public var verifierCropScale: Float = 1.25
     public var classifierCropScale: Float = 1.1
     public var threads = 1
+    /// Return faces the verifier rejects too (with no expression), instead of dropping them:
+    /// the shift benchmark scores the verifier on every detection.
+    public var keepRejectedFaces = false
     /// Test-time adaptation of the verifier and the expression head (nil: frozen int8 heads).
     public var verifierAdaptation: HeadAdaptation?
     public var expressionAdaptation: HeadAdaptation?
@@ -186,7 +189,10 @@ public final class FacePipeline {
                     face.faceProbability = faceProbability.value(1)
                 }
                 timings.verifyMs += Double(monotonicNanoseconds() - t0) / 1e6
-                if face.faceProbability! < settings.verifyThreshold { continue }
+                if face.faceProbability! < settings.verifyThreshold {
+                    if settings.keepRejectedFaces { faces.append(face) }
+                    continue
+                }
             }
             if let classifier, let classifierInput, let expressionOutput {
                 t0 = monotonicNanoseconds()
@@ -213,7 +219,10 @@ public final class FacePipeline {
         return faces
     }
 
-    private func crop(_ box: Box, _ scale: Float) -> Box {
+    private func crop(_ box: Box, _ scale: Float) -> Box { Self.squareCrop(box, scale: scale) }
+
+    /// The square region a model reads for a face: side = scale x box width, same centre.
+    public static func squareCrop(_ box: Box, scale: Float) -> Box {
         let side = box.width * scale
         return Box(x: box.centerX - side / 2, y: box.centerY - side / 2, width: side, height: side)
     }

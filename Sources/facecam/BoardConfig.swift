@@ -1,3 +1,4 @@
+import Adaptation
 import Foundation
 import Yams
 
@@ -18,6 +19,7 @@ struct RunSettings {
     var verificationThreshold: Float = 0.5
     var maxFaces = 8
     var reconnectAttempts = 5
+    var adaptation = AdaptationChoice()
 }
 
 struct ConfigError: Error, CustomStringConvertible {
@@ -119,10 +121,38 @@ enum BoardConfig {
                     default: settings.maxFaces = try integer(v, "thresholds.max_faces", 1...64)
                     }
                 }
+            case "adaptation":
+                try section("adaptation", value, ["heads", "method", "learning_rate", "teacher", "alignment", "state", "save_every"]) { key, v in
+                    func word<T: RawRepresentable & CaseIterable>(_ type: T.Type) throws -> T where T.RawValue == String {
+                        let s = try string(v, "adaptation.\(key)").lowercased()
+                        guard let value = T(rawValue: s) else {
+                            throw fail(v, "'adaptation.\(key)' must be one of \(T.allCases.map(\.rawValue).joined(separator: ", ")), got '\(s)'")
+                        }
+                        return value
+                    }
+                    switch key {
+                    case "heads":
+                        let s = try string(v, "adaptation.heads").lowercased()
+                        if s == "none" { settings.adaptation.target = nil; return }
+                        settings.adaptation.target = try word(AdaptTarget.self)
+                    case "method": settings.adaptation.settings.method = try word(AdaptationMethod.self)
+                    case "teacher": settings.adaptation.settings.teacher = try word(TeacherKind.self)
+                    case "alignment": settings.adaptation.settings.alignment = try word(AlignmentMode.self)
+                    case "learning_rate":
+                        let lr = try number(v, "adaptation.learning_rate", 0...1)
+                        guard lr > 0 else { throw fail(v, "'adaptation.learning_rate' must be above 0") }
+                        settings.adaptation.settings.learningRate = Float(lr)
+                    case "state": settings.adaptation.statePath = try string(v, "adaptation.state")
+                    default:
+                        let seconds = try number(v, "adaptation.save_every", 0...86400)
+                        guard seconds > 0 else { throw fail(v, "'adaptation.save_every' must be above 0") }
+                        settings.adaptation.saveEvery = seconds
+                    }
+                }
             case "reconnect":
                 try section("reconnect", value, ["attempts"]) { _, v in settings.reconnectAttempts = try integer(v, "reconnect.attempts", 0...1000) }
             default:
-                throw fail(keyNode, "unknown section '\(keyNode.string ?? "?")' (known: board, description, camera, runtime, models, thresholds, reconnect)")
+                throw fail(keyNode, "unknown section '\(keyNode.string ?? "?")' (known: board, description, camera, runtime, models, thresholds, adaptation, reconnect)")
             }
         }
     }

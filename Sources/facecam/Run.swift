@@ -1,3 +1,4 @@
+import Adaptation
 import ArgumentParser
 import FacePipeline
 import FrameCapture
@@ -59,6 +60,12 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("summary-interval"), help: "Seconds between stderr summaries (0: only at exit).")
     var summaryInterval: Double = 5
 
+    @Flag(help: "Start a file source again at its end (a demo kiosk; stop with Ctrl-C or --max-frames).")
+    var loop = false
+
+    @OptionGroup(title: "Test-time adaptation")
+    var adaptation: AdaptationFlags
+
     func validate() throws {
         guard ["jsonl", "none"].contains(output) else { throw ValidationError("--output must be jsonl or none") }
         if let maxFrames, maxFrames < 1 { throw ValidationError("--max-frames must be at least 1") }
@@ -84,6 +91,10 @@ struct Run: ParsableCommand {
         if let reconnect { settings.reconnectAttempts = reconnect }
         if let models { settings.modelsDirectory = models }
         if let threshold { settings.detectionThreshold = threshold }
+        adaptation.apply(to: &settings.adaptation)
+        if adaptation.anyOption && settings.adaptation.target == nil {
+            throw CommandError("--adapt-* options need --adapt (or adaptation.heads in the board profile)")
+        }
         let sourcePath = settings.device ?? "/dev/video0"
 
         var pipelineSettings = PipelineSettings()
@@ -92,6 +103,8 @@ struct Run: ParsableCommand {
         pipelineSettings.maxFaces = settings.maxFaces
         pipelineSettings.threads = settings.threads
         let dir = settings.modelsDirectory
+        let modelHashes = try pipelineAdaptation(settings.adaptation, verifierModel: "\(dir)/\(settings.verifier)",
+                                                 classifierModel: "\(dir)/\(settings.classifier)", into: &pipelineSettings)
         let pipeline: FacePipeline
         do {
             pipeline = try FacePipeline(detector: "\(dir)/\(settings.detector)", verifier: "\(dir)/\(settings.verifier)",
@@ -102,6 +115,11 @@ struct Run: ParsableCommand {
             do { try FileManager.default.createDirectory(atPath: annotate, withIntermediateDirectories: true) } catch {
                 throw CommandError("--annotate \(annotate): cannot create the folder: \(error.localizedDescription)")
             }
+        }
+
+        let adapters = [pipeline.verifierAdapter, pipeline.expressionAdapter].compactMap { $0 }
+        let persistence = settings.adaptation.statePath.map {
+            AdaptationPersistence(path: $0, interval: settings.adaptation.saveEvery, hashes: modelHashes)
         }
 
         let opener = SourceOpener(path: sourcePath, settings: settings)
@@ -121,13 +139,20 @@ struct Run: ParsableCommand {
         var droppedBeforeReconnect = 0  // a reopened camera counts from 0 again
         var annotateFailed = false
         stats.note("facecam: reading \(frameSource.name)")
+        stats.adapters = adapters
+        persistence?.restore(adapters, note: stats.note)
 
         loop: while stopRequested == 0 {
             if let maxFrames, processed >= maxFrames { break }
             let t0 = monotonicNanoseconds()
             let frame: Frame
             do {
-                guard let next = try frameSource.nextFrame() else { break }  // end of file
+                guard let next = try frameSource.nextFrame() else {  // end of file
+                    guard loop, !frameSource.isLive, processed > 0 else { break }
+                    frameSource.close()
+                    frameSource = try opener.open()
+                    continue loop
+                }
                 frame = next
             } catch let error as CaptureError {
                 switch error.kind {
@@ -197,9 +222,17 @@ struct Run: ParsableCommand {
                     stats.note("facecam: cannot write \(path); annotated frames are not being saved")
                 }
             }
+            persistence?.maybeSave(adapters)
             stats.maybeSummarize()
         }
         frameSource.close()
+        if let persistence {
+            do { try persistence.finish(adapters) } catch {
+                stats.note("facecam: could not save the adaptation state: \(error)")
+                if exitStatus == 0 { exitStatus = 1 }
+            }
+            if let error = persistence.lastError { stats.note("facecam: a background save of the adaptation state failed: \(error)") }
+        }
         stats.summarize(final: true, corruptFromDecoder: converter.corruptFrames)
         if stopRequested != 0 { stats.note("facecam: stopped by signal") }
         if exitStatus != 0 { throw ExitCode(exitStatus) }
@@ -240,6 +273,13 @@ func faceJSON(_ face: Face) -> JSON {
         pairs.append(("probabilities", .object(zip(ExpressionClassifier.labels, face.expressionProbabilities).map {
             ($0.0, .number(round3(Double($0.1))))
         })))
+    }
+    pairs.append(("track", .integer(face.track)))
+    if face.verifierAdaptation != nil || face.expressionAdaptation != nil {
+        var heads: [(String, JSON)] = []
+        if let v = face.verifierAdaptation { heads.append(("verifier", adaptationJSON(v))) }
+        if let e = face.expressionAdaptation { heads.append(("expression", adaptationJSON(e))) }
+        pairs.append(("adaptation", .object(heads)))
     }
     return .object(pairs)
 }
@@ -308,6 +348,7 @@ final class RunStatistics {
     let interval: Double
     var corrupt = 0
     var reconnects = 0
+    var adapters: [HeadAdapter] = []
     private var dropped = 0
     private var frames = 0
     private var windowFrames = 0
@@ -359,6 +400,9 @@ final class RunStatistics {
         let head = final ? "facecam: done:" : "facecam:"
         note(String(format: "%@ %d frames, %.1f fps, dropped %d, corrupt %d%@; latency ms p50/p95: %@", head, frameCount, fps, dropped,
                     corrupt, reconnects > 0 ? ", reconnects \(reconnects)" : "", parts.joined(separator: ", ")))
+        for adapter in adapters {
+            note(adaptationSummary(adapter, labels: adapter.name == "verifier" ? ["non-face", "face"] : ExpressionClassifier.labels))
+        }
         windowStart = now
         windowFrames = 0
     }

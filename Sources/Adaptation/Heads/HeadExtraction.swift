@@ -211,9 +211,9 @@ public struct AdaptationError: Error, CustomStringConvertible {
 public struct KnownHead: Sendable {
     public let feature: String
     public let output: String
-    /// ONet: conv4's 3x3x128 output (flattened), feeding FC 1152->256, PReLU, FC 256->2. The
+    /// ONet: conv4's [1, 3, 3, 128] PReLU output, flattened into FC 1152->256, PReLU, FC 256->2. The
     /// notes measured re-normalizing these 128 channels as the most robust forward-only fix.
-    public static let verifier = KnownHead(feature: "functional_1_1/flatten_1/Reshape", output: "face_prob")
+    public static let verifier = KnownHead(feature: "functional_1_1/prelu4_1/add", output: "face_prob")
     /// mini-Xception: the last residual block's [1, 4, 4, 128] output, feeding the 3x3 conv + MEAN.
     public static let expression = KnownHead(feature: "model_1_1/add_4_1/Add", output: "expression_probs")
 }

@@ -355,9 +355,3 @@ func entropyOf(_ p: UnsafeMutableBufferPointer<Float>) -> Float {
     for k in 0..<p.count where p[k] > 0 { h -= p[k] * logf(p[k]) }
     return h
 }
-
-func monotonicNanoseconds() -> UInt64 {
-    var t = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &t)
-    return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
-}

@@ -1,0 +1,195 @@
+import Adaptation
+import ArgumentParser
+import FacePipeline
+import Foundation
+import Int8Runtime
+
+/// Which heads `--adapt` adapts.
+enum AdaptTarget: String, CaseIterable, ExpressibleByArgument {
+    case both, expression, verifier
+    var verifier: Bool { self != .expression }
+    var expression: Bool { self != .verifier }
+}
+
+extension AdaptationMethod: ExpressibleByArgument {}
+extension TeacherKind: ExpressibleByArgument {}
+extension AlignmentMode: ExpressibleByArgument {}
+
+/// Adaptation settings from a board profile and flags (flags win).
+struct AdaptationChoice {
+    var target: AdaptTarget?
+    var settings = AdaptationSettings()
+    var statePath: String?
+    var saveEvery = 60.0
+}
+
+/// The `--adapt*` flags, shared by `run` and `adapt-eval`.
+struct AdaptationFlags: ParsableArguments {
+    @Option(name: .customLong("adapt"),
+            help: "Adapt the final layers on the stream: both (also a bare --adapt), expression or verifier.")
+    var adapt: AdaptTarget?
+
+    @Option(name: .customLong("adapt-method"), help: "Pseudo-label selection: dash, fixmatch or entropy.")
+    var method: AdaptationMethod?
+
+    @Option(name: .customLong("adapt-lr"), help: "Learning rate of the head updates (default 0.001).")
+    var learningRate: Float?
+
+    @Option(name: .customLong("adapt-teacher"), help: "Pseudo-label teacher: track (average along the face track), ema or none.")
+    var teacher: TeacherKind?
+
+    @Option(name: .customLong("adapt-align"),
+            help: "Feature re-normalization to the source statistics: off, gated (by image signals) or always.")
+    var alignment: AlignmentMode?
+
+    @Option(name: .customLong("adapt-state"), help: "Load adapted heads from this file at start; save them to it periodically and at exit.")
+    var statePath: String?
+
+    @Option(name: .customLong("adapt-save-every"), help: "Seconds between state saves (fractions allowed; default 60).")
+    var saveEvery: Double?
+
+    func validate() throws {
+        if let learningRate, !(learningRate > 0 && learningRate <= 1) { throw ValidationError("--adapt-lr must be in (0, 1]") }
+        if let saveEvery, !(saveEvery > 0 && saveEvery.isFinite) { throw ValidationError("--adapt-save-every must be a positive number of seconds") }
+    }
+
+    var anyOption: Bool {
+        method != nil || learningRate != nil || teacher != nil || alignment != nil || statePath != nil || saveEvery != nil
+    }
+
+    func apply(to choice: inout AdaptationChoice) {
+        if let adapt { choice.target = adapt }
+        if let method { choice.settings.method = method }
+        if let learningRate { choice.settings.learningRate = learningRate }
+        if let teacher { choice.settings.teacher = teacher }
+        if let alignment { choice.settings.alignment = alignment }
+        if let statePath { choice.statePath = statePath }
+        if let saveEvery { choice.saveEvery = saveEvery }
+    }
+
+    /// Lets a bare `--adapt` mean `--adapt both`: the argument parser needs a value, so one is
+    /// inserted when the next word is another flag or missing.
+    static func expandBareAdapt(_ arguments: [String]) -> [String] {
+        var out: [String] = []
+        for (i, a) in arguments.enumerated() {
+            out.append(a)
+            if a == "--adapt" && (i + 1 == arguments.count || arguments[i + 1].hasPrefix("-")) { out.append("both") }
+        }
+        return out
+    }
+}
+
+/// Per-head defaults. The verifier re-normalizes its conv4 features under a measured shift (the
+/// notes' +0.5 recovery on ONet); the expression head does not (re-normalizing to other faces'
+/// statistics hurt blur and the clean stream) and self-trains along tracks instead.
+func defaultSettings(for head: String, base: AdaptationSettings) -> AdaptationSettings {
+    var s = base
+    if head == "expression" && base.alignment == .gated { s.alignment = .off }
+    return s
+}
+
+/// The shipped source statistics of a model: `onet.tflite` -> `onet.source-stats`.
+func sourceStatisticsPath(model: String) -> String {
+    (model.hasSuffix(".tflite") ? String(model.dropLast(7)) : model) + ".source-stats"
+}
+
+/// Builds the pipeline's adaptation settings for the chosen heads, with source statistics
+/// checked against the models' SHA-256.
+func pipelineAdaptation(_ choice: AdaptationChoice, verifierModel: String, classifierModel: String,
+                        into settings: inout PipelineSettings) throws -> [String: [UInt8]] {
+    guard let target = choice.target else { return [:] }
+    var hashes: [String: [UInt8]] = [:]
+    func head(_ name: String, _ model: String) throws -> HeadAdaptation {
+        let hash: [UInt8]
+        do { hash = try SHA256.hashFile(path: model) } catch { throw CommandError("\(model): \(error)") }
+        hashes[name] = hash
+        let statsPath = sourceStatisticsPath(model: model)
+        let source: SourceStatistics
+        do { source = try SourceStatistics.load(path: statsPath, head: name, modelSHA256: hash) } catch {
+            throw CommandError("--adapt \(name): \(error) (make it with `facecam adapt-calibrate`, see the README)")
+        }
+        return HeadAdaptation(settings: defaultSettings(for: name, base: choice.settings), source: source)
+    }
+    if target.verifier { settings.verifierAdaptation = try head("verifier", verifierModel) }
+    if target.expression { settings.expressionAdaptation = try head("expression", classifierModel) }
+    return hashes
+}
+
+/// Loads and saves the adapted heads of a running pipeline.
+final class AdaptationPersistence {
+    let path: String
+    let interval: Double
+    let hashes: [String: [UInt8]]
+    private let writer: StateWriter
+    private var lastSave = monotonicNanoseconds()
+    private(set) var saves = 0
+
+    init(path: String, interval: Double, hashes: [String: [UInt8]]) {
+        self.path = path
+        self.interval = interval
+        self.hashes = hashes
+        writer = StateWriter(path: path)
+    }
+
+    /// Restores what the file holds for these heads. A missing file is a fresh start; a damaged
+    /// or foreign one is reported and ignored (the heads start from the source).
+    func restore(_ adapters: [HeadAdapter], note: (String) -> Void) {
+        guard FileManager.default.fileExists(atPath: path) else {
+            note("facecam: adaptation state \(path) does not exist yet; starting from the source weights")
+            return
+        }
+        let state: AdaptationState
+        do { state = try AdaptationState.load(path: path) } catch {
+            note("facecam: adaptation state \(path) is not usable (\(error)); starting from the source weights")
+            return
+        }
+        for adapter in adapters {
+            guard let head = state.head(adapter.name) else {
+                note("facecam: adaptation state \(path) has no '\(adapter.name)' head; it starts from the source weights")
+                continue
+            }
+            do {
+                try adapter.restore(from: head, modelSHA256: hashes[adapter.name] ?? [])
+                note("facecam: restored the '\(adapter.name)' head from \(path) (\(adapter.updates) updates, \(adapter.resets) resets)")
+            } catch {
+                note("facecam: \(path): \(error); the '\(adapter.name)' head starts from the source weights")
+            }
+        }
+    }
+
+    func encode(_ adapters: [HeadAdapter]) -> [UInt8] {
+        AdaptationState(heads: adapters.map { $0.headState(modelSHA256: hashes[$0.name] ?? []) }).encoded()
+    }
+
+    /// Saves in the background when the interval has passed (never waits for the disk).
+    func maybeSave(_ adapters: [HeadAdapter]) {
+        let now = monotonicNanoseconds()
+        guard Double(now - lastSave) / 1e9 >= interval else { return }
+        lastSave = now
+        if writer.saveInBackground(encode(adapters)) { saves += 1 }
+    }
+
+    /// The final save at exit: synchronous, after any background save.
+    func finish(_ adapters: [HeadAdapter]) throws {
+        writer.finish()
+        try writer.save(encode(adapters))
+        saves += 1
+    }
+
+    var lastError: String? { writer.lastError.map { "\($0)" } }
+}
+
+func adaptationJSON(_ step: AdaptationStep) -> JSON {
+    .object([("step", .integer(step.step)), ("threshold", .number(round3(Double(step.threshold)))),
+             ("selected", .bool(step.selected)), ("pseudo_label", .integer(step.pseudoLabel)),
+             ("updated", .bool(step.updated)), ("shift", .number(round3(Double(step.gate)))), ("resets", .integer(step.resets))])
+}
+
+/// One line per adapting head for the stderr summary.
+func adaptationSummary(_ adapter: HeadAdapter, labels: [String]) -> String {
+    let selected = adapter.samples > 0 ? Double(adapter.selectedCount) / Double(adapter.samples) : 0
+    let histogram = (0..<adapter.classCount).map { "\(labels[$0]) \(adapter.pseudoLabelHistogram[$0])" }.joined(separator: ", ")
+    return String(format: "facecam: adapt %@: %d faces, %d updates, selected %.1f%%, pseudo-labels [%@], resets %d, shift %.2f, %.1f us per face",
+                  adapter.name, adapter.samples, adapter.updates, selected * 100, histogram, adapter.resets,
+                  adapter.gate.value, adapter.meanStepMicroseconds)
+}
