@@ -27,9 +27,7 @@ struct AdaptState: ParsableCommand {
         } catch {
             let reason = (error as? StateFileError).map { describe($0) } ?? "\(file): \(error)"
             if json {
-                let version = (error as? StateFileError).flatMap { e -> JSON? in
-                    if case .unsupportedVersion(let v) = e { return .integer(Int(v)) } else { return nil }
-                } ?? .null
+                let version = bytes.flatMap(versionField).map { JSON.integer(Int($0)) } ?? .null
                 print(JSON.object([
                     ("valid", .bool(false)), ("error", .string(reason)), ("version", version),
                     ("bytes", bytes.map { .integer($0.count) } ?? .null), ("heads", .array([])),
@@ -72,6 +70,12 @@ struct AdaptState: ParsableCommand {
             print("counters   " + (order.isEmpty ? "none" : order.map { "\($0.name)=\($0.value)" }.joined(separator: ", ")))
             print("arrays     " + (head.arrays.isEmpty ? "none" : head.arrays.map { "\($0.name) [\($0.values.count)]" }.joined(separator: ", ")))
         }
+    }
+
+    /// The version field of a damaged file, when its magic is right (null in JSON otherwise).
+    private func versionField(_ bytes: [UInt8]) -> UInt32? {
+        guard bytes.count >= 12, Array(bytes[0..<8]) == AdaptationState.magic else { return nil }
+        return bytes[8..<12].reversed().reduce(0) { $0 << 8 | UInt32($1) }
     }
 
     private func rank(_ name: String) -> Int {

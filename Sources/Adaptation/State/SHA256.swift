@@ -106,36 +106,46 @@ public struct SHA256 {
         return hasher.finalize()
     }
 
-    /// Section 6.2.2 on `blocks` consecutive 64-byte blocks. Works on raw pointers and local
-    /// words so it stays usable in debug builds (tests hash megabytes thousands of times).
+    /// Section 6.2.2 on `blocks` consecutive 64-byte blocks. Raw pointers, while loops, masking
+    /// shifts and local words only: those are inlined even in debug builds, where the tests hash
+    /// megabytes thousands of times (generic `>>` and range iterators are calls there).
     private mutating func compress(_ data: UnsafeRawPointer, blocks: Int) {
         var a0 = h0, b0 = h1, c0 = h2, d0 = h3, e0 = h4, f0 = h5, g0 = h6, hh0 = h7
-        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
-            SHA256.k.withUnsafeBufferPointer { k in
-                for block in 0..<blocks {
-                    let p = data + block * 64
-                    for t in 0..<16 {
-                        w[t] = UInt32(bigEndian: p.loadUnaligned(fromByteOffset: t * 4, as: UInt32.self))
-                    }
-                    for t in 16..<64 {
-                        let x = w[t - 15], y = w[t - 2]
-                        let s0 = (x >> 7 | x << 25) ^ (x >> 18 | x << 14) ^ (x >> 3)
-                        let s1 = (y >> 17 | y << 15) ^ (y >> 19 | y << 13) ^ (y >> 10)
-                        w[t] = w[t - 16] &+ s0 &+ w[t - 7] &+ s1
-                    }
-                    var a = a0, b = b0, c = c0, d = d0, e = e0, f = f0, g = g0, h = hh0
-                    for t in 0..<64 {
-                        let bigS1 = (e >> 6 | e << 26) ^ (e >> 11 | e << 21) ^ (e >> 25 | e << 7)
-                        let ch = (e & f) ^ (~e & g)
-                        let t1 = h &+ bigS1 &+ ch &+ k[t] &+ w[t]
-                        let bigS0 = (a >> 2 | a << 30) ^ (a >> 13 | a << 19) ^ (a >> 22 | a << 10)
-                        let maj = (a & b) ^ (a & c) ^ (b & c)
-                        let t2 = bigS0 &+ maj
-                        h = g; g = f; f = e; e = d &+ t1
-                        d = c; c = b; b = a; a = t1 &+ t2
-                    }
-                    a0 &+= a; b0 &+= b; c0 &+= c; d0 &+= d; e0 &+= e; f0 &+= f; g0 &+= g; hh0 &+= h
+        let w = UnsafeMutablePointer<UInt32>.allocate(capacity: 64)
+        defer { w.deallocate() }
+        SHA256.k.withUnsafeBufferPointer { kBuffer in
+            let k = kBuffer.baseAddress!
+            var p = data
+            var block = 0
+            while block < blocks {
+                var t = 0
+                while t < 16 {
+                    (w + t).pointee = UInt32(bigEndian: p.loadUnaligned(fromByteOffset: t &* 4, as: UInt32.self))
+                    t &+= 1
                 }
+                while t < 64 {
+                    let x = (w + (t &- 15)).pointee, y = (w + (t &- 2)).pointee
+                    let s0 = (x &>> 7 | x &<< 25) ^ (x &>> 18 | x &<< 14) ^ (x &>> 3)
+                    let s1 = (y &>> 17 | y &<< 15) ^ (y &>> 19 | y &<< 13) ^ (y &>> 10)
+                    (w + t).pointee = (w + (t &- 16)).pointee &+ s0 &+ (w + (t &- 7)).pointee &+ s1
+                    t &+= 1
+                }
+                var a = a0, b = b0, c = c0, d = d0, e = e0, f = f0, g = g0, h = hh0
+                t = 0
+                while t < 64 {
+                    let bigS1 = (e &>> 6 | e &<< 26) ^ (e &>> 11 | e &<< 21) ^ (e &>> 25 | e &<< 7)
+                    let ch = (e & f) ^ (~e & g)
+                    let t1 = h &+ bigS1 &+ ch &+ (k + t).pointee &+ (w + t).pointee
+                    let bigS0 = (a &>> 2 | a &<< 30) ^ (a &>> 13 | a &<< 19) ^ (a &>> 22 | a &<< 10)
+                    let maj = (a & b) ^ (a & c) ^ (b & c)
+                    let t2 = bigS0 &+ maj
+                    h = g; g = f; f = e; e = d &+ t1
+                    d = c; c = b; b = a; a = t1 &+ t2
+                    t &+= 1
+                }
+                a0 &+= a; b0 &+= b; c0 &+= c; d0 &+= d; e0 &+= e; f0 &+= f; g0 &+= g; hh0 &+= h
+                p += 64
+                block &+= 1
             }
         }
         h0 = a0; h1 = b0; h2 = c0; h3 = d0; h4 = e0; h5 = f0; h6 = g0; h7 = hh0

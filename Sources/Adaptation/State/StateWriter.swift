@@ -85,11 +85,13 @@ public final class StateWriter: @unchecked Sendable {
         if worker == nil {
             var thread = pthread_t()
             let context = Unmanaged.passUnretained(self).toOpaque()
-            guard pthread_create(&thread, nil, { context in
+            // The thread holds no reference: deinit joins it (finish) before the object goes.
+            let status = pthread_create(&thread, nil, { context in
                 Unmanaged<StateWriter>.fromOpaque(context!).takeUnretainedValue().workerLoop()
                 return nil
-            }, context) == 0 else {
-                backgroundError = .io("cannot save '\(path)': cannot start the saving thread: \(errnoText())")
+            }, context)
+            guard status == 0 else {
+                backgroundError = .io("cannot save '\(path)': cannot start the saving thread: \(errnoText(status))")
                 return false
             }
             worker = thread
