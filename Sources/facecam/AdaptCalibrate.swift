@@ -128,12 +128,14 @@ struct AdaptCalibrate: ParsableCommand {
         let q = extracted.featureTensor.quantization!
         var features = [Float](repeating: 0, count: extracted.featureTensor.elementCount)
         var calibration = SourceCalibration(channels: extracted.featureChannels)
+        let gray = UnsafeMutableBufferPointer<Float>.allocate(capacity: w * h)
+        defer { gray.deallocate() }
 
         func observeInput() {
             interpreter.invoke(run)
             let bytes = interpreter.tensorBytes(extracted.featureTensor.index)!.bindMemory(to: Int8.self)
             for i in features.indices { features[i] = q.scale * Float(Int32(bytes[i]) - q.zeroPoint) }
-            let signals = ImageSignals.measure(UnsafePointer(input.bindMemory(to: Int8.self).baseAddress!), width: w, height: h, channels: c)
+            let signals = ImageSignals.measure(UnsafePointer(input.bindMemory(to: Int8.self).baseAddress!), width: w, height: h, channels: c, scratch: gray)
             features.withUnsafeBufferPointer { calibration.observe(features: $0.baseAddress!, count: $0.count, signals: signals) }
         }
 

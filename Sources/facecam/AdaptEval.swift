@@ -129,16 +129,21 @@ struct AdaptEval: ParsableCommand {
     }
 
     private func printHeader() {
-        print(String(format: "%-32@ %-10@ %-13@ %7@ %7@ %7@ %8@ %7@ %7@ %6@ %6@  %@", "stream", "head", "method", "frozen", "adapted",
-                     "clean", "recovery", "select", "PL-prec", "resets", "us", "predicted classes"))
+        print(pad("stream", 30) + pad("head", 11) + pad("method", 14) + ["frozen", "adapted", "clean", "recovery", "select", "PL-prec",
+              "resets", "us"].map { pad($0, 9, right: true) }.joined() + "  predicted classes")
     }
 
     private func printRow(_ r: Row) {
-        let recovery = r.recovery.map { String(format: "%+.3f", $0) } ?? "-"
-        let precision = r.pseudoLabelPrecision.map { String(format: "%.3f", $0) } ?? "-"
-        print(String(format: "%-32@ %-10@ %-13@ %7.3f %7.3f %7.3f %8@ %7.3f %7@ %6d %6.1f  %@", r.stream.name, r.head, r.variant,
-                     r.frozen, r.adapted, r.clean, recovery, r.selectedFraction, precision, r.resets, r.microseconds,
-                     r.histogram.map(String.init).joined(separator: "/")))
+        let cells = [String(format: "%.3f", r.frozen), String(format: "%.3f", r.adapted), String(format: "%.3f", r.clean),
+                     r.recovery.map { String(format: "%+.3f", $0) } ?? "-", String(format: "%.3f", r.selectedFraction),
+                     r.pseudoLabelPrecision.map { String(format: "%.3f", $0) } ?? "-", String(r.resets), String(format: "%.1f", r.microseconds)]
+        print(pad(r.stream.name, 30) + pad(r.head, 11) + pad(r.variant, 14) + cells.map { pad($0, 9, right: true) }.joined() + "  "
+              + r.histogram.map(String.init).joined(separator: "/"))
+    }
+
+    private func pad(_ s: String, _ width: Int, right: Bool = false) -> String {
+        let fill = String(repeating: " ", count: max(0, width - s.count))
+        return right ? fill + s : s + fill + (s.count >= width ? " " : "")
     }
 
     private func rowJSON(_ r: Row) -> JSON {

@@ -18,7 +18,7 @@ final class FloatHeadTests: XCTestCase {
             ("astronaut", 170, 105, 95), ("grace_hopper", 160, 120, 150), ("camera", 160, 110, 120),
             ("chelsea", 160, 106, 120), ("coffee", 160, 106, 120),
         ]
-        var generator = SplitMix(seed: 7)
+        var generator = TestRandom(seed: 7)
         var out: [[Int8]] = []
         for (name, cx, cy, side) in sources {
             let bytes = try Array(contentsOf: "/" + root + "/samples/\(name).ppm")
@@ -125,7 +125,7 @@ final class FloatHeadTests: XCTestCase {
     }
 
     func testGradientsMatchFiniteDifferences() throws {
-        var generator = SplitMix(seed: 11)
+        var generator = TestRandom(seed: 11)
         // A small head with the deep head's structure: dense, PReLU, dense; both layers train.
         let (n, hidden, classes) = (12, 9, 3)
         var initial: [Float] = []
@@ -182,7 +182,7 @@ final class FloatHeadTests: XCTestCase {
 
     func testWindowMeansEqualConvolutionThenMean() {
         // Direct 3x3 SAME convolution + mean versus the window-mean features, on random numbers.
-        var generator = SplitMix(seed: 3)
+        var generator = TestRandom(seed: 3)
         let (h, w, c, k, oc) = (4, 4, 5, 3, 2)
         let input = (0..<(h * w * c)).map { _ in generator.uniform(-1, 1) }
         let filter = (0..<(oc * k * k * c)).map { _ in generator.uniform(-1, 1) }
@@ -205,7 +205,7 @@ final class FloatHeadTests: XCTestCase {
 }
 
 /// A small deterministic generator for tests.
-struct SplitMix {
+struct TestRandom {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {

@@ -19,6 +19,11 @@ public final class FloatHead {
     public let classCount: Int
     /// Layers whose parameters the optimizer updates (PReLU slopes are never trained).
     public private(set) var trainable: [Bool]
+    /// The trainable parameter ranges and the first trainable layer, cached when `trainable`
+    /// changes: the per-step loops walk these by index (an array iterator can allocate).
+    private let trainableRanges: UnsafeMutableBufferPointer<Range<Int>>
+    private var trainableRangeCount = 0
+    public private(set) var firstVaryingLayer = 0
     public let parameterCount: Int
     /// The student's parameters (what `forward` uses by default).
     public let parameters: UnsafeMutableBufferPointer<Float>
@@ -53,6 +58,8 @@ public final class FloatHead {
         classCount = width
         parameterCount = initial.count
         trainable = layers.map { if case .dense = $0 { return true } else { return false } }
+        trainableRanges = .allocate(capacity: 2 * max(layers.count, 1))
+        trainableRanges.initialize(repeating: 0..<0)
         func buffer(_ n: Int) -> UnsafeMutableBufferPointer<Float> {
             let b = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(n, 1))
             b.initialize(repeating: 0)
@@ -69,12 +76,27 @@ public final class FloatHead {
         let widest = max(inputCount, widths.max() ?? 1)
         deltaA = buffer(widest)
         deltaB = buffer(widest)
+        cacheTrainable()
+    }
+
+    private func cacheTrainable() {
+        trainableRangeCount = 0
+        firstVaryingLayer = layers.count
+        for index in layers.indices where trainable[index] {
+            firstVaryingLayer = min(firstVaryingLayer, index)
+            if case .dense(let n, let m, let wOffset, let bOffset) = layers[index] {
+                trainableRanges[trainableRangeCount] = wOffset..<(wOffset + n * m)
+                trainableRanges[trainableRangeCount + 1] = bOffset..<(bOffset + m)
+                trainableRangeCount += 2
+            }
+        }
     }
 
     deinit {
         for b in [parameters, source, gradient, velocity, probabilities, logitGradient, deltaA, deltaB] + activations {
             b.deallocate()
         }
+        trainableRanges.deallocate()
     }
 
     /// Chooses which dense layers train: the last `count` of them (1 = the final layer only).
@@ -85,6 +107,7 @@ public final class FloatHead {
             trainable[i] = remaining > 0
             remaining -= 1
         }
+        cacheTrainable()
     }
 
     public var logits: UnsafeMutableBufferPointer<Float> { activations[activations.count - 1] }
@@ -93,12 +116,19 @@ public final class FloatHead {
     /// fills `probabilities` and returns the predicted class.
     @discardableResult
     public func forward(_ input: UnsafePointer<Float>, weights: UnsafePointer<Float>? = nil) -> Int {
+        forward(input, weights: weights, from: 0)
+    }
+
+    /// Like `forward`, but reuses the outputs of layers before `from` left by the previous
+    /// forward pass on the same input (valid when those layers do not train).
+    @discardableResult
+    public func forward(_ input: UnsafePointer<Float>, weights: UnsafePointer<Float>?, from first: Int) -> Int {
         let w = weights ?? UnsafePointer(parameters.baseAddress!)
         lastInput = input
-        var x = input
-        for (index, layer) in layers.enumerated() {
+        var x = first == 0 ? input : UnsafePointer(activations[first - 1].baseAddress!)
+        for index in first..<layers.count {
             let y = activations[index].baseAddress!
-            switch layer {
+            switch layers[index] {
             case .dense(let n, let m, let wOffset, let bOffset):
                 denseForward(x, n, m, w + wOffset, w + bOffset, y)
             case .prelu(let n, let channels, let alpha):
@@ -114,7 +144,8 @@ public final class FloatHead {
     /// Accumulates into `gradient` the parameter gradient of the loss whose logit gradient is in
     /// `logitGradient`, for the last forward pass (which must have used the student's weights).
     public func backward() {
-        guard let input = lastInput, let firstTrainable = trainable.firstIndex(of: true) else { return }
+        let firstTrainable = firstVaryingLayer
+        guard let input = lastInput, firstTrainable < layers.count else { return }
         let w = UnsafePointer(parameters.baseAddress!)
         var delta = deltaA.baseAddress!, spare = deltaB.baseAddress!
         for k in 0..<classCount { delta[k] = logitGradient[k] }
@@ -192,30 +223,28 @@ public final class FloatHead {
     }
 
     private func forEachTrainableRange(_ body: (Range<Int>) -> Void) {
-        for (index, layer) in layers.enumerated() where trainable[index] {
-            if case .dense(let n, let m, let wOffset, let bOffset) = layer {
-                body(wOffset..<(wOffset + n * m))
-                body(bOffset..<(bOffset + m))
-            }
-        }
+        for k in 0..<trainableRangeCount { body(trainableRanges[k]) }
     }
 }
 
 @inline(__always)
 private func denseForward(_ x: UnsafePointer<Float>, _ n: Int, _ m: Int, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                           _ y: UnsafeMutablePointer<Float>) {
+    // Explicit 8-wide vectors: the compiler does not reorder a float sum by itself.
+    let xr = UnsafeRawPointer(x)
     for o in 0..<m {
-        let row = w + o * n
-        // Eight partial sums let the compiler vectorize without reassociating one long chain.
-        var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0, s4: Float = 0, s5: Float = 0, s6: Float = 0, s7: Float = 0
+        let row = UnsafeRawPointer(w + o * n)
+        var s0 = SIMD8<Float>(), s1 = SIMD8<Float>()
         var i = 0
-        while i + 8 <= n {
-            s0 += row[i] * x[i]; s1 += row[i + 1] * x[i + 1]; s2 += row[i + 2] * x[i + 2]; s3 += row[i + 3] * x[i + 3]
-            s4 += row[i + 4] * x[i + 4]; s5 += row[i + 5] * x[i + 5]; s6 += row[i + 6] * x[i + 6]; s7 += row[i + 7] * x[i + 7]
-            i += 8
+        while i + 16 <= n {
+            s0 += row.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            s1 += row.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self)
+                * xr.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self)
+            i += 16
         }
-        var s = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
-        while i < n { s += row[i] * x[i]; i += 1 }
+        var s = (s0 + s1).sum()
+        let r = w + o * n
+        while i < n { s += r[i] * x[i]; i += 1 }
         y[o] = s + b[o]
     }
 }

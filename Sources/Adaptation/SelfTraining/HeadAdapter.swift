@@ -72,6 +72,7 @@ public final class HeadAdapter {
     private let featureScale: Float, featureZeroPoint: Int32
     private let featureCount: Int
     private let features: UnsafeMutableBufferPointer<Float>
+    private let grayScratch: UnsafeMutableBufferPointer<Float>
     private let aligned: UnsafeMutableBufferPointer<Float>
     private let headInput: UnsafeMutableBufferPointer<Float>
     /// The student's prediction for the last face, before its update.
@@ -81,6 +82,8 @@ public final class HeadAdapter {
     private let teacherWeights: UnsafeMutableBufferPointer<Float>?
     /// Per track slot: running average of predictions and its number of terms.
     public static let trackSlots = 32
+    /// Largest input crop (pixels) the image signals are measured on.
+    public static let maximumInputPixels = 128 * 128
     private let trackAverage: UnsafeMutableBufferPointer<Float>
     private let trackTerms: UnsafeMutableBufferPointer<Int>
     /// Exponential averages of how often each class is predicted (student, source) and selected.
@@ -116,6 +119,7 @@ public final class HeadAdapter {
             return b
         }
         features = buffer(featureCount)
+        grayScratch = buffer(Self.maximumInputPixels)
         aligned = buffer(featureCount)
         headInput = buffer(head.inputCount)
         prediction = buffer(classCount)
@@ -137,7 +141,7 @@ public final class HeadAdapter {
     }
 
     deinit {
-        for b in [features, aligned, headInput, prediction, sourcePrediction, teacherPrediction, trackAverage, studentShare,
+        for b in [features, grayScratch, aligned, headInput, prediction, sourcePrediction, teacherPrediction, trackAverage, studentShare,
                   sourceShare, pseudoShare] { b.deallocate() }
         teacherWeights?.deallocate()
         trackTerms.deallocate()
@@ -162,7 +166,7 @@ public final class HeadAdapter {
         report.step = samples
 
         // 1-2. Signals, features, alignment.
-        gate.observe(ImageSignals.measure(input, width: width, height: height, channels: channels))
+        gate.observe(ImageSignals.measure(input, width: width, height: height, channels: channels, scratch: grayScratch))
         let g = gate.value
         report.gate = g
         let q = featureBytes.bindMemory(to: Int8.self)
@@ -181,12 +185,14 @@ public final class HeadAdapter {
         // The frozen source head on the same input: the reference for the collapse check.
         let sourceClass = head.forward(x, weights: UnsafePointer(head.source.baseAddress!))
         copy(head.probabilities, to: sourcePrediction)
+        // Layers that never train give the same outputs for every set of weights: computed once.
+        let shared = head.firstVaryingLayer
         if let teacherWeights {
-            head.forward(x, weights: UnsafePointer(teacherWeights.baseAddress!))
+            head.forward(x, weights: UnsafePointer(teacherWeights.baseAddress!), from: shared)
             copy(head.probabilities, to: teacherPrediction)
         }
         // 3. The student's prediction, reported for this face. Its activations stay for backward.
-        let studentClass = head.forward(x)
+        let studentClass = head.forward(x, weights: nil, from: shared)
         copy(head.probabilities, to: prediction)
 
         // 4. Teacher and pseudo-label.

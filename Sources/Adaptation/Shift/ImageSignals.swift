@@ -14,26 +14,31 @@ public struct ImageSignals: Sendable, Equatable {
         switch i { case 0: return values.0; case 1: return values.1; case 2: return values.2; default: return values.3 }
     }
 
-    /// Measures an int8 input (pixel - 128), `channels` interleaved; colour is averaged to gray.
-    public static func measure(_ pixels: UnsafePointer<Int8>, width: Int, height: Int, channels: Int) -> ImageSignals {
-        @inline(__always) func gray(_ x: Int, _ y: Int) -> Float {
-            let p = pixels + (y * width + x) * channels
-            var s: Int32 = 0
-            for c in 0..<channels { s += Int32(p[c]) }
-            return Float(s) / Float(channels) + 128
-        }
+    /// Measures an int8 input (pixel - 128), `channels` interleaved; colour is averaged to
+    /// gray into `scratch` (width * height floats).
+    public static func measure(_ pixels: UnsafePointer<Int8>, width: Int, height: Int, channels: Int,
+                               scratch: UnsafeMutableBufferPointer<Float>) -> ImageSignals {
+        precondition(scratch.count >= width * height && width >= 3 && height >= 3)
+        let g = scratch.baseAddress!
+        let inverse = 1 / Float(channels)
         var sum: Float = 0, square: Float = 0
+        for i in 0..<(width * height) {
+            var s: Int32 = 0
+            for c in 0..<channels { s += Int32(pixels[i * channels + c]) }
+            let v = Float(s) * inverse + 128
+            g[i] = v
+            sum += v; square += v * v
+        }
         var laplacian: Float = 0, gradient: Float = 0
         for y in 0..<height {
-            for x in 0..<width {
-                let v = gray(x, y)
-                sum += v; square += v * v
-                if x + 1 < width { gradient += abs(gray(x + 1, y) - v) }
-                if y + 1 < height { gradient += abs(gray(x, y + 1) - v) }
-                // Immerkaer's noise operator: zero on planes and ramps, large on pixel noise.
-                if x > 0, y > 0, x + 1 < width, y + 1 < height {
-                    let r = 4 * v - 2 * (gray(x - 1, y) + gray(x + 1, y) + gray(x, y - 1) + gray(x, y + 1))
-                        + gray(x - 1, y - 1) + gray(x + 1, y - 1) + gray(x - 1, y + 1) + gray(x + 1, y + 1)
+            let row = g + y * width
+            for x in 0..<(width - 1) { gradient += abs(row[x + 1] - row[x]) }
+            if y + 1 < height { for x in 0..<width { gradient += abs(row[x + width] - row[x]) } }
+            // Immerkaer's noise operator: zero on planes and ramps, large on pixel noise.
+            if y > 0 && y + 1 < height {
+                let up = row - width, down = row + width
+                for x in 1..<(width - 1) {
+                    let r = 4 * row[x] - 2 * (row[x - 1] + row[x + 1] + up[x] + down[x]) + up[x - 1] + up[x + 1] + down[x - 1] + down[x + 1]
                     laplacian += abs(r)
                 }
             }
