@@ -36,6 +36,9 @@ public struct AdaptationSettings: Sendable {
     public var method: AdaptationMethod = .dash
     public var teacher: TeacherKind = .track
     public var alignment: AlignmentMode = .gated
+    /// How far aligned features move toward the source statistics at full gate (0...1): a
+    /// partial shrinkage toward the stream when the source statistics are only roughly right.
+    public var alignmentStrength: Float = 1
     /// Gradient updates happen only under a measured shift of the image signals.
     public var gateUpdates = true
     public var learningRate: Float = 1e-3

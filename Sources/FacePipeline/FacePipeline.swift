@@ -70,8 +70,8 @@ public final class FacePipeline {
     /// Adapted heads (nil when frozen) and the partial runs that compute their features.
     public let verifierAdapter: HeadAdapter?
     public let expressionAdapter: HeadAdapter?
-    private let verifierToFeatures: PartialRun?
-    private let classifierToFeatures: PartialRun?
+    /// The int8 models' own probabilities for the current face (read when adapting).
+    private var frozenScratch = InlineArray7<Float>(repeating: 0)
     private var tracker = FaceTracker()
     private let scratch = SamplerScratch()
     // Reused every frame (capacity kept), so processing a frame allocates nothing once warm.
@@ -89,32 +89,32 @@ public final class FacePipeline {
         self.settings = settings
         var options = Interpreter.Options()
         options.threads = settings.threads
-        func load(_ path: String) throws -> Interpreter {
-            do { return try Interpreter(model: try Model(path: path), options: options) } catch let error as ModelError {
+        // An adapting model keeps its feature tensor readable after a full run: the head reads
+        // it, and the int8 output stays available as the answer while nothing has adapted.
+        func load(_ path: String, adapting known: KnownHead? = nil) throws -> Interpreter {
+            do {
+                let model = try Model(path: path)
+                var o = options
+                if let known, let feature = model.tensor(named: known.feature) { o.preservedTensors = [feature.index] }
+                return try Interpreter(model: model, options: o)
+            } catch let error as ModelError {
                 throw ImageError("\(path): \(error)")
             }
         }
-        func adapter(_ name: String, _ interpreter: Interpreter?, _ adaptation: HeadAdaptation?, _ known: KnownHead)
-            throws -> (HeadAdapter, PartialRun)?
-        {
+        func adapter(_ name: String, _ interpreter: Interpreter?, _ adaptation: HeadAdaptation?, _ known: KnownHead) throws -> HeadAdapter? {
             guard let interpreter, let adaptation else { return nil }
             do {
                 let extracted = try HeadExtraction.extract(from: interpreter.model, feature: known.feature, output: known.output)
-                let adapter = try HeadAdapter(name: name, extracted: extracted, source: adaptation.source, settings: adaptation.settings)
-                return (adapter, try interpreter.partialRun(to: [extracted.featureTensor.index]))
+                return try HeadAdapter(name: name, extracted: extracted, source: adaptation.source, settings: adaptation.settings)
             } catch {
                 throw ImageError("\(name) adaptation: \(error)")
             }
         }
         self.detector = try load(detector)
-        self.verifier = try verifier.map(load)
-        self.classifier = try classifier.map(load)
-        let v = try adapter("verifier", self.verifier, settings.verifierAdaptation, .verifier)
-        let e = try adapter("expression", self.classifier, settings.expressionAdaptation, .expression)
-        verifierAdapter = v?.0
-        verifierToFeatures = v?.1
-        expressionAdapter = e?.0
-        classifierToFeatures = e?.1
+        self.verifier = try verifier.map { try load($0, adapting: settings.verifierAdaptation == nil ? nil : .verifier) }
+        self.classifier = try classifier.map { try load($0, adapting: settings.expressionAdaptation == nil ? nil : .expression) }
+        verifierAdapter = try adapter("verifier", self.verifier, settings.verifierAdaptation, .verifier)
+        expressionAdapter = try adapter("expression", self.classifier, settings.expressionAdaptation, .expression)
         try FacePipeline.check(self.detector, "detector", input: [1, 128, 128, 3], outputs: [[1, 896, 16], [1, 896, 1]])
         if let v = self.verifier { try FacePipeline.check(v, "verifier", input: [1, 48, 48, 3], outputs: [[1, 2]]) }
         if let c = self.classifier { try FacePipeline.check(c, "classifier", input: [1, 64, 64, 1], outputs: [[1, 7]]) }
@@ -178,14 +178,18 @@ public final class FacePipeline {
                 t0 = monotonicNanoseconds()
                 Sampler.sample(image, region: crop(box, settings.verifierCropScale), into: verifierInput, width: 48, height: 48,
                                layout: .rgb, scratch: scratch)
-                if let adapter = verifierAdapter, let run = verifierToFeatures {
-                    verifier.invoke(run)
-                    face.verifierAdaptation = adapter.process(
-                        input: UnsafePointer(verifierInput.bindMemory(to: Int8.self).baseAddress!), width: 48, height: 48, channels: 3,
-                        featureBytes: verifier.tensorBytes(adapter.featureTensor.index)!, track: track.slot)
+                verifier.invoke()
+                if let adapter = verifierAdapter {
+                    var frozen = (faceProbability.value(0), faceProbability.value(1))
+                    face.verifierAdaptation = withUnsafePointer(to: &frozen) { p in
+                        p.withMemoryRebound(to: Float.self, capacity: 2) { f in
+                            adapter.process(input: UnsafePointer(verifierInput.bindMemory(to: Int8.self).baseAddress!), width: 48, height: 48,
+                                            channels: 3, featureBytes: verifier.tensorBytes(adapter.featureTensor.index)!, track: track.slot,
+                                            frozen: f)
+                        }
+                    }
                     face.faceProbability = adapter.prediction[1]
                 } else {
-                    verifier.invoke()
                     face.faceProbability = faceProbability.value(1)
                 }
                 timings.verifyMs += Double(monotonicNanoseconds() - t0) / 1e6
@@ -198,13 +202,16 @@ public final class FacePipeline {
                 t0 = monotonicNanoseconds()
                 Sampler.sample(image, region: crop(box, settings.classifierCropScale), into: classifierInput, width: 64, height: 64,
                                layout: .gray, scratch: scratch)
-                if let adapter = expressionAdapter, let run = classifierToFeatures {
-                    classifier.invoke(run)
-                    face.expressionAdaptation = adapter.process(
-                        input: UnsafePointer(classifierInput.bindMemory(to: Int8.self).baseAddress!), width: 64, height: 64, channels: 1,
-                        featureBytes: classifier.tensorBytes(adapter.featureTensor.index)!, track: track.slot)
-                } else {
-                    classifier.invoke()
+                classifier.invoke()
+                if let adapter = expressionAdapter {
+                    for k in 0..<7 { frozenScratch[k] = expressionOutput.value(k) }
+                    face.expressionAdaptation = withUnsafePointer(to: &frozenScratch) { p in
+                        p.withMemoryRebound(to: Float.self, capacity: 7) { f in
+                            adapter.process(input: UnsafePointer(classifierInput.bindMemory(to: Int8.self).baseAddress!), width: 64, height: 64,
+                                            channels: 1, featureBytes: classifier.tensorBytes(adapter.featureTensor.index)!, track: track.slot,
+                                            frozen: f)
+                        }
+                    }
                 }
                 var best = 0
                 for k in face.expressionProbabilities.indices {

@@ -114,69 +114,77 @@ struct AdaptCalibrate: ParsableCommand {
 
     func run() throws {
         let modelFile = "\(models)/\(head == "verifier" ? "onet" : "expression").tflite"
-        let model = try loadModel(modelFile)
-        let known: KnownHead = head == "verifier" ? .verifier : .expression
-        let extracted: ExtractedHead
-        do { extracted = try HeadExtraction.extract(from: model, feature: known.feature, output: known.output) } catch {
-            throw CommandError("\(modelFile): \(error)")
-        }
-        let interpreter = try makeInterpreter(model, path: modelFile)
-        let run = try interpreter.partialRun(to: [extracted.featureTensor.index])
-        let input = interpreter.inputBuffer(0)
-        let shape = interpreter.inputTensor(0).shape  // [1, H, W, C]
-        let (h, w, c) = (shape[1], shape[2], shape[3])
-        let q = extracted.featureTensor.quantization!
-        var features = [Float](repeating: 0, count: extracted.featureTensor.elementCount)
-        var calibration = SourceCalibration(channels: extracted.featureChannels)
-        let gray = UnsafeMutableBufferPointer<Float>.allocate(capacity: w * h)
-        defer { gray.deallocate() }
-
-        func observeInput() {
-            interpreter.invoke(run)
-            let bytes = interpreter.tensorBytes(extracted.featureTensor.index)!.bindMemory(to: Int8.self)
-            for i in features.indices { features[i] = q.scale * Float(Int32(bytes[i]) - q.zeroPoint) }
-            let signals = ImageSignals.measure(UnsafePointer(input.bindMemory(to: Int8.self).baseAddress!), width: w, height: h, channels: c, scratch: gray)
-            features.withUnsafeBufferPointer { calibration.observe(features: $0.baseAddress!, count: $0.count, signals: signals) }
-        }
-
-        for path in crops {
-            let stream = try CropStream(path: path)
-            guard stream.width == w, stream.height == h, stream.channels == c else {
-                throw CommandError("\(path): crops are \(stream.width)x\(stream.height)x\(stream.channels); the \(head) reads \(w)x\(h)x\(c)")
-            }
-            for i in 0..<stream.count {
-                stream.write(i, into: input)
-                observeInput()
-            }
-        }
-        if !source.isEmpty {
-            var settings = PipelineSettings()
-            settings.detectionThreshold = 0.6
-            let pipeline: FacePipeline
-            do {
-                pipeline = try FacePipeline(detector: "\(models)/blazeface.tflite", verifier: "\(models)/onet.tflite",
-                                            classifier: "\(models)/expression.tflite", settings: settings)
-            } catch { throw CommandError("\(error)") }
-            let scale = head == "verifier" ? settings.verifierCropScale : settings.classifierCropScale
-            for path in source {
-                try forEachFrame(path) { view, _ in
-                    var timings = PipelineTimings()
-                    for face in pipeline.process(view, timings: &timings) {
-                        Sampler.sample(view, region: FacePipeline.squareCrop(face.box, scale: scale), into: input, width: w, height: h,
-                                       layout: c == 1 ? .gray : .rgb)
-                        observeInput()
-                    }
-                }
-            }
-        }
-        let statistics: SourceStatistics
-        do { statistics = try calibration.finish() } catch { throw CommandError("\(error)") }
+        let statistics = try measureSourceStatistics(head: head, crops: crops, sources: source, models: models)
         let hash = try SHA256.hashFile(path: modelFile)
         let outPath = out ?? sourceStatisticsPath(model: modelFile)
         let bytes = AdaptationState(heads: [statistics.headState(name: head, modelSHA256: hash)]).encoded()
         do { try StateWriter(path: outPath).save(bytes) } catch { throw CommandError("\(outPath): \(error)") }
+        let channels = statistics.featureMean.count
         let signals = zip(ImageSignals.names, zip(statistics.signalMean, statistics.signalSpread))
             .map { String(format: "%@ %.2f +- %.2f", $0.0, $0.1.0, $0.1.1) }.joined(separator: ", ")
-        print("\(outPath): \(head) source statistics from \(statistics.samples) crops, \(extracted.featureChannels) channels; signals: \(signals)")
+        print("\(outPath): \(head) source statistics from \(statistics.samples) crops, \(channels) channels; signals: \(signals)")
     }
+}
+
+/// Runs the frozen model of `head` over calibration crops and the faces the pipeline finds in
+/// `sources`, and returns the source statistics of its features and image signals.
+func measureSourceStatistics(head: String, crops: [String], sources: [String], models: String) throws -> SourceStatistics {
+    let modelFile = "\(models)/\(head == "verifier" ? "onet" : "expression").tflite"
+    let model = try loadModel(modelFile)
+    let known: KnownHead = head == "verifier" ? .verifier : .expression
+    let extracted: ExtractedHead
+    do { extracted = try HeadExtraction.extract(from: model, feature: known.feature, output: known.output) } catch {
+        throw CommandError("\(modelFile): \(error)")
+    }
+    let interpreter = try makeInterpreter(model, path: modelFile)
+    let run = try interpreter.partialRun(to: [extracted.featureTensor.index])
+    let input = interpreter.inputBuffer(0)
+    let shape = interpreter.inputTensor(0).shape  // [1, H, W, C]
+    let (h, w, c) = (shape[1], shape[2], shape[3])
+    let q = extracted.featureTensor.quantization!
+    var features = [Float](repeating: 0, count: extracted.featureTensor.elementCount)
+    var calibration = SourceCalibration(channels: extracted.featureChannels)
+    let gray = UnsafeMutableBufferPointer<Float>.allocate(capacity: w * h)
+    defer { gray.deallocate() }
+
+    func observeInput() {
+        interpreter.invoke(run)
+        let bytes = interpreter.tensorBytes(extracted.featureTensor.index)!.bindMemory(to: Int8.self)
+        for i in features.indices { features[i] = q.scale * Float(Int32(bytes[i]) - q.zeroPoint) }
+        let signals = ImageSignals.measure(UnsafePointer(input.bindMemory(to: Int8.self).baseAddress!), width: w, height: h, channels: c,
+                                           scratch: gray)
+        features.withUnsafeBufferPointer { calibration.observe(features: $0.baseAddress!, count: $0.count, signals: signals) }
+    }
+
+    for path in crops {
+        let stream = try CropStream(path: path)
+        guard stream.width == w, stream.height == h, stream.channels == c else {
+            throw CommandError("\(path): crops are \(stream.width)x\(stream.height)x\(stream.channels); the \(head) reads \(w)x\(h)x\(c)")
+        }
+        for i in 0..<stream.count {
+            stream.write(i, into: input)
+            observeInput()
+        }
+    }
+    if !sources.isEmpty {
+        var settings = PipelineSettings()
+        settings.detectionThreshold = 0.6
+        let pipeline: FacePipeline
+        do {
+            pipeline = try FacePipeline(detector: "\(models)/blazeface.tflite", verifier: "\(models)/onet.tflite",
+                                        classifier: "\(models)/expression.tflite", settings: settings)
+        } catch { throw CommandError("\(error)") }
+        let scale = head == "verifier" ? settings.verifierCropScale : settings.classifierCropScale
+        for path in sources {
+            try forEachFrame(path) { view, _ in
+                var timings = PipelineTimings()
+                for face in pipeline.process(view, timings: &timings) {
+                    Sampler.sample(view, region: FacePipeline.squareCrop(face.box, scale: scale), into: input, width: w, height: h,
+                                   layout: c == 1 ? .gray : .rgb)
+                    observeInput()
+                }
+            }
+        }
+    }
+    do { return try calibration.finish() } catch { throw CommandError("\(error)") }
 }

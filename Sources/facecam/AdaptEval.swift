@@ -26,11 +26,6 @@ struct AdaptEval: ParsableCommand {
     @Option(help: "Folder holding the models.")
     var models = "models"
 
-    @Option(name: .customLong("verifier-stats"), help: "Source statistics of the verifier for crop streams.")
-    var verifierCropStats: String?
-
-    @Option(name: .customLong("video-stats"), help: "Folder with onet/expression .source-stats for video streams (default: the models folder).")
-    var videoStats: String?
 
     @Option(name: .customLong("rows"), help: "Also write every row as JSON Lines to this file.")
     var rowsPath: String?
@@ -66,6 +61,8 @@ struct AdaptEval: ParsableCommand {
             make("no-teacher") { s, _ in s.teacher = .none },
             make("lr-1e-2") { s, _ in s.learningRate = 1e-2 },
             make("deep") { s, head in if head == "verifier" { s.trainedLayers = 2 } },
+            make("align-half") { s, _ in s.alignment = .gated; s.alignmentStrength = 0.5; s.learningRate = 0 },
+            make("frozen-expr") { s, head in if head == "expression" { s.alignment = .off; s.learningRate = 0 } },
         ]
     }
 
@@ -111,7 +108,16 @@ struct AdaptEval: ParsableCommand {
         var rows: [Row] = []
         let rowsFile = rowsPath.map { FileManager.default.createFile(atPath: $0, contents: nil); return FileHandle(forWritingAtPath: $0) } ?? nil
         printHeader()
-        let evaluator = try Evaluator(models: models, verifierCropStats: verifierCropStats, videoStats: videoStats ?? models, passes: passes)
+        // Source statistics come from the manifest's calibration data, measured here as
+        // `facecam adapt-calibrate` would: never from a scored stream.
+        guard let calibration = root["calibration"] as? [String: Any], let crops = calibration["verifier_crops"] as? String,
+              let video = calibration["video"] as? String else {
+            throw CommandError("\(manifest): no calibration data (regenerate it with tools/adapt-bench --data-only)")
+        }
+        let evaluator = try Evaluator(models: models, passes: passes,
+                                      cropSource: try measureSourceStatistics(head: "verifier", crops: ["\(base)/\(crops)"], sources: [], models: models),
+                                      videoVerifierSource: try measureSourceStatistics(head: "verifier", crops: ["\(base)/\(crops)"], sources: ["\(base)/\(video)"], models: models),
+                                      videoExpressionSource: try measureSourceStatistics(head: "expression", crops: [], sources: ["\(base)/\(video)"], models: models))
         for stream in streams {
             let produced: [Row]
             switch stream.kind {
@@ -207,24 +213,19 @@ final class Evaluator {
     let models: String
     let passes: Int
     let verifierModel: Model
-    let verifierHash: [UInt8]
     let cropSource: SourceStatistics
     let videoVerifierSource: SourceStatistics
     let videoExpressionSource: SourceStatistics
     private var cleanVideoTruth: [String: [[(box: Box, expression: Int)]]] = [:]
 
-    init(models: String, verifierCropStats: String?, videoStats: String, passes: Int) throws {
+    init(models: String, passes: Int, cropSource: SourceStatistics, videoVerifierSource: SourceStatistics,
+         videoExpressionSource: SourceStatistics) throws {
         self.models = models
         self.passes = passes
         verifierModel = try loadModel("\(models)/onet.tflite")
-        verifierHash = try SHA256.hashFile(path: "\(models)/onet.tflite")
-        let expressionHash = try SHA256.hashFile(path: "\(models)/expression.tflite")
-        func load(_ path: String, _ head: String, _ hash: [UInt8]) throws -> SourceStatistics {
-            do { return try SourceStatistics.load(path: path, head: head, modelSHA256: hash) } catch { throw CommandError("\(error)") }
-        }
-        cropSource = try load(verifierCropStats ?? "\(models)/onet.source-stats", "verifier", verifierHash)
-        videoVerifierSource = try load("\(videoStats)/onet.source-stats", "verifier", verifierHash)
-        videoExpressionSource = try load("\(videoStats)/expression.source-stats", "expression", expressionHash)
+        self.cropSource = cropSource
+        self.videoVerifierSource = videoVerifierSource
+        self.videoExpressionSource = videoExpressionSource
     }
 
     // MARK: Crop streams (the verifier on labeled face / non-face crops)
@@ -233,7 +234,9 @@ final class Evaluator {
         let crops = try CropStream(path: stream.path)
         let labels = crops.labels.map { Int($0) }
         guard labels.allSatisfy({ $0 == 0 || $0 == 1 }) else { throw CommandError("\(stream.path): crop labels must be 0 or 1") }
-        let interpreter = try makeInterpreter(verifierModel, path: "onet")
+        var options = Interpreter.Options()
+        options.preservedTensors = [verifierModel.tensor(named: KnownHead.verifier.feature)!.index]
+        let interpreter = try makeInterpreter(verifierModel, path: "onet", options: options)
         let outputIndex = verifierModel.outputs.firstIndex(of: verifierModel.tensor(named: KnownHead.verifier.output)!.index)!
         let input = interpreter.inputBuffer(0)
         func frozenPredictions(_ c: CropStream) -> [Int] {
@@ -252,15 +255,21 @@ final class Evaluator {
         for variant in variants {
             let extracted = try HeadExtraction.extract(from: verifierModel, feature: KnownHead.verifier.feature, output: KnownHead.verifier.output)
             let adapter = try HeadAdapter(name: "verifier", extracted: extracted, source: cropSource, settings: variant.verifier)
-            let run = try interpreter.partialRun(to: [extracted.featureTensor.index])
+            let q = interpreter.outputTensor(outputIndex).quantization!
+            var frozenProbabilities: [Float] = [0, 0]
             var truth: [Int] = [], predicted: [Int] = []
             var selectedRight = 0, selected = 0
             for _ in 0..<passes {
                 for i in 0..<crops.count {
                     crops.write(i, into: input)
-                    interpreter.invoke(run)
-                    let step = adapter.process(input: UnsafePointer(input.bindMemory(to: Int8.self).baseAddress!), width: 48, height: 48,
-                                               channels: 3, featureBytes: interpreter.tensorBytes(extracted.featureTensor.index)!, track: nil)
+                    interpreter.invoke()
+                    let out = interpreter.outputBuffer(outputIndex).bindMemory(to: Int8.self)
+                    for k in 0..<2 { frozenProbabilities[k] = q.scale * Float(Int32(out[k]) - q.zeroPoint) }
+                    let step = frozenProbabilities.withUnsafeBufferPointer { f in
+                        adapter.process(input: UnsafePointer(input.bindMemory(to: Int8.self).baseAddress!), width: 48, height: 48,
+                                        channels: 3, featureBytes: interpreter.tensorBytes(extracted.featureTensor.index)!, track: nil,
+                                        frozen: f.baseAddress!)
+                    }
                     truth.append(labels[i])
                     predicted.append(adapter.prediction[1] >= 0.5 ? 1 : 0)
                     if step.selected { selected += 1; if step.pseudoLabel == labels[i] { selectedRight += 1 } }

@@ -99,12 +99,19 @@ def lfw_crops() -> tuple[np.ndarray, np.ndarray]:
     return np.repeat(up[..., None], 3, axis=3), np.array([1] * 100 + [0] * 100, np.uint8)
 
 
-def render_frames() -> tuple[list[np.ndarray], list[dict]]:
+def render_frames(seed: int = 20261201, calibration: bool = False) -> tuple[list[np.ndarray], list[dict]]:
     """Raw (pre-JPEG) 640x480 frames of the virtual camera, and per frame its shot, face box and
-    the spatial scale (face side / 224)."""
-    rng = np.random.default_rng(20261201)
+    the spatial scale (face side / 224). calibration=True films the same scenes along another
+    path (reversed and 10% closer) with other sensor noise: the "same camera on a good
+    day" footage that source statistics are measured on, never a frame of the test streams."""
+    rng = np.random.default_rng(seed)
     frames, info = [], []
-    for shot, (key, (x0, y0, w0), (x1, y1, w1)) in enumerate(SHOTS):
+    for shot, (key, start, end) in enumerate(SHOTS):
+        if calibration:
+            (x1, y1, w1), (x0, y0, w0) = start, end
+            w0, w1 = 0.9 * w0, 0.9 * w1   # a little closer (stays inside the photo)
+        else:
+            (x0, y0, w0), (x1, y1, w1) = start, end
         img = Image.fromarray(C.load_rgb(key))
         fx, fy, fs = FACES[key]
         for i in range(FRAMES_PER_SHOT):
@@ -331,6 +338,13 @@ def generate(out: Path, jobs: int):
                 np.concatenate([labels[order]] * len(K.ORDER)))
     (tmp / "video/continual-5.mjpeg").write_bytes(b"".join(body_v))
     (tmp / "video/continual-5.clean.mjpeg").write_bytes((tmp / vclean).read_bytes() * len(K.ORDER))
+    # -- calibration data for the source statistics (never part of a scored stream): the lfw
+    # calibration split of make-models, and clean footage of the same scenes along another path
+    calib = list(C.LFW_CALIB_FACES) + list(C.LFW_CALIB_NONFACES)
+    write_crops(tmp / "calibration/onet-lfw.crops", crops[calib], labels[calib])
+    cframes, _ = render_frames(seed=20261202, calibration=True)
+    (tmp / "calibration").mkdir(exist_ok=True)
+    (tmp / "calibration/video.mjpeg").write_bytes(b"".join(jpeg(f, QUALITY) for f in cframes))
     n_cont = len(order) * len(K.ORDER)
     streams.append(stream(f"{P}/continual/5", "verifier", "crops", f"{P}/continual-5.crops", f"{P}/continual-5.clean.crops",
                           "continual", 5, "balanced", n_cont, segments=segs_c))
@@ -364,6 +378,9 @@ def generate(out: Path, jobs: int):
                             "video_spatial_scale": "face_px / 224" if c in K.SPATIAL else None}
                         for c in K.ORDER},
         "continual_order": K.ORDER,
+        "calibration": {"verifier_crops": "calibration/onet-lfw.crops", "video": "calibration/video.mjpeg",
+                        "note": "lfw_subset 0-59 and 100-159 (make-models' calibration split; the crop streams "
+                                "hold all 200 images); the video films the same scenes along another path"},
         "streams": streams,
     }
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")

@@ -155,11 +155,17 @@ public final class HeadAdapter {
         for k in 0..<classCount { trackAverage[slot * classCount + k] = 0 }
     }
 
+    /// Whether the student is still exactly the source head (no update since the start or the
+    /// last reset). While it is and no alignment applies, the reported prediction is the int8
+    /// model's own: adapting that has done nothing changes no answer, not even by float rounding.
+    public private(set) var atSource = true
+
     /// One face: `input` is the model's int8 input (for the image signals), `featureBytes` the
-    /// int8 feature tensor after a partial run. The prediction lands in `prediction`.
+    /// int8 feature tensor, `frozen` the int8 model's own probabilities for this face (nil when
+    /// only a partial run was made). The prediction lands in `prediction`.
     @discardableResult
     public func process(input: UnsafePointer<Int8>, width: Int, height: Int, channels: Int,
-                        featureBytes: UnsafeRawBufferPointer, track: Int?) -> AdaptationStep {
+                        featureBytes: UnsafeRawBufferPointer, track: Int?, frozen: UnsafePointer<Float>? = nil) -> AdaptationStep {
         let start = monotonicNanoseconds()
         samples += 1
         var report = AdaptationStep()
@@ -172,12 +178,13 @@ public final class HeadAdapter {
         let q = featureBytes.bindMemory(to: Int8.self)
         for i in 0..<featureCount { features[i] = featureScale * Float(Int32(q[i]) - featureZeroPoint) }
         statistics.observe(UnsafePointer(features.baseAddress!), count: featureCount)
-        let strength: Float
+        var strength: Float
         switch settings.alignment {
         case .off: strength = 0
         case .gated: strength = g
         case .always: strength = 1
         }
+        strength *= settings.alignmentStrength
         statistics.align(UnsafePointer(features.baseAddress!), count: featureCount, strength: strength, into: aligned.baseAddress!)
         transform.apply(UnsafePointer(aligned.baseAddress!), count: featureCount, into: headInput.baseAddress!)
         let x = UnsafePointer(headInput.baseAddress!)
@@ -194,6 +201,7 @@ public final class HeadAdapter {
         // 3. The student's prediction, reported for this face. Its activations stay for backward.
         let studentClass = head.forward(x, weights: nil, from: shared)
         copy(head.probabilities, to: prediction)
+        let reportFrozen = atSource && strength == 0 && frozen != nil
 
         // 4. Teacher and pseudo-label.
         switch settings.teacher {
@@ -273,6 +281,7 @@ public final class HeadAdapter {
                 head.step(learningRate: rate, momentum: settings.momentum, pull: settings.pull)
                 if let teacherWeights { head.updateTeacher(teacherWeights, decay: settings.teacherDecay) }
                 updates += 1
+                atSource = false
                 report.updated = true
             }
         }
@@ -285,6 +294,8 @@ public final class HeadAdapter {
             }
         }
         report.resets = resets
+        // What this face reports: computed before its update, as the protocol requires.
+        if reportFrozen, let frozen { for k in 0..<classCount { prediction[k] = frozen[k] } }
         updateNanoseconds &+= monotonicNanoseconds() - start
         return report
     }
@@ -293,6 +304,7 @@ public final class HeadAdapter {
     /// describe the camera, not the student.
     public func resetToSource() {
         head.reset()
+        atSource = true
         if let teacherWeights { for i in 0..<head.parameterCount { teacherWeights[i] = head.source[i] } }
         for k in 0..<classCount {
             studentShare[k] = sourceShare[k]
@@ -330,6 +342,7 @@ public final class HeadAdapter {
             throw AdaptationError("\(name): saved statistics do not fit this head")
         }
         for i in 0..<head.parameterCount { head.parameters[i] = s.parameters[i] }
+        atSource = (0..<head.parameterCount).allSatisfy { head.parameters[$0] == head.source[$0] }
         if let teacherWeights, let t = s.teacher { for i in 0..<head.parameterCount { teacherWeights[i] = t[i] } }
         _ = statistics.restore(mean: s.featureMean, variance: s.featureVariance, samples: s.samples)
         _ = gate.restore(running: s.signals, samples: s.samples)
