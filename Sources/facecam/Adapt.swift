@@ -19,6 +19,8 @@ extension AlignmentMode: ExpressibleByArgument {}
 struct AdaptationChoice {
     var target: AdaptTarget?
     var settings = AdaptationSettings()
+    /// Settings the user chose (flag or profile key): per-head defaults never override these.
+    var explicit: Set<String> = []
     var statePath: String?
     var saveEvery = 60.0
 }
@@ -60,9 +62,9 @@ struct AdaptationFlags: ParsableArguments {
     func apply(to choice: inout AdaptationChoice) {
         if let adapt { choice.target = adapt }
         if let method { choice.settings.method = method }
-        if let learningRate { choice.settings.learningRate = learningRate }
+        if let learningRate { choice.settings.learningRate = learningRate; choice.explicit.insert("learning_rate") }
         if let teacher { choice.settings.teacher = teacher }
-        if let alignment { choice.settings.alignment = alignment }
+        if let alignment { choice.settings.alignment = alignment; choice.explicit.insert("alignment") }
         if let statePath { choice.statePath = statePath }
         if let saveEvery { choice.saveEvery = saveEvery }
     }
@@ -79,12 +81,18 @@ struct AdaptationFlags: ParsableArguments {
     }
 }
 
-/// Per-head defaults. The verifier re-normalizes its conv4 features under a measured shift (the
-/// notes' +0.5 recovery on ONet); the expression head does not (re-normalizing to other faces'
-/// statistics hurt blur and the clean stream) and self-trains along tracks instead.
-func defaultSettings(for head: String, base: AdaptationSettings) -> AdaptationSettings {
+/// Per-head defaults, chosen on tools/adapt-bench (README). The verifier re-normalizes its conv4
+/// features and self-trains, both only under a measured shift of the image signals. For the
+/// expression head every method measured lost more than a point on some stream (self-training
+/// on every shifted video, re-normalization under impulse noise), so by default it only watches:
+/// statistics, gate and pseudo-labels run and are reported, its answers stay the int8 model's.
+/// `--adapt-align gated` or `--adapt-lr` turn it on.
+func defaultSettings(for head: String, base: AdaptationSettings, explicit: Set<String> = []) -> AdaptationSettings {
     var s = base
-    if head == "expression" && base.alignment == .gated { s.alignment = .off }
+    if head == "expression" {
+        if !explicit.contains("alignment") { s.alignment = .off }
+        if !explicit.contains("learning_rate") { s.learningRate = 0 }
+    }
     return s
 }
 
@@ -108,7 +116,7 @@ func pipelineAdaptation(_ choice: AdaptationChoice, verifierModel: String, class
         do { source = try SourceStatistics.load(path: statsPath, head: name, modelSHA256: hash) } catch {
             throw CommandError("--adapt \(name): \(error) (make it with `facecam adapt-calibrate`, see the README)")
         }
-        return HeadAdaptation(settings: defaultSettings(for: name, base: choice.settings), source: source)
+        return HeadAdaptation(settings: defaultSettings(for: name, base: choice.settings, explicit: choice.explicit), source: source)
     }
     if target.verifier { settings.verifierAdaptation = try head("verifier", verifierModel) }
     if target.expression { settings.expressionAdaptation = try head("expression", classifierModel) }

@@ -51,9 +51,12 @@ struct AdaptEval: ParsableCommand {
         static let all: [Variant] = [
             make("default") { _, _ in },
             make("align-only") { s, _ in s.alignment = .gated; s.learningRate = 0 },
+            make("expr-train") { s, head in if head == "expression" { s.learningRate = 1e-3 } },
+            make("expr-align") { s, head in if head == "expression" { s.alignment = .gated } },
+            make("expr-align-half") { s, head in if head == "expression" { s.alignment = .gated; s.alignmentStrength = 0.5 } },
             make("align-always") { s, _ in s.alignment = .always; s.learningRate = 0 },
-            make("train-only") { s, _ in s.alignment = .off },
-            make("ungated") { s, _ in s.gateUpdates = false; s.alignment = .off },
+            make("train-only") { s, _ in s.alignment = .off; s.learningRate = 1e-3 },
+            make("ungated") { s, _ in s.gateUpdates = false; s.alignment = .off; s.learningRate = 1e-3 },
             make("ungated-align") { s, _ in s.gateUpdates = false; s.alignment = .always },
             make("fixmatch") { s, _ in s.method = .fixmatch },
             make("entropy") { s, _ in s.method = .entropy },
@@ -62,7 +65,7 @@ struct AdaptEval: ParsableCommand {
             make("lr-1e-2") { s, _ in s.learningRate = 1e-2 },
             make("deep") { s, head in if head == "verifier" { s.trainedLayers = 2 } },
             make("align-half") { s, _ in s.alignment = .gated; s.alignmentStrength = 0.5; s.learningRate = 0 },
-            make("frozen-expr") { s, head in if head == "expression" { s.alignment = .off; s.learningRate = 0 } },
+
         ]
     }
 

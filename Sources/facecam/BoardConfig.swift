@@ -137,11 +137,14 @@ enum BoardConfig {
                         settings.adaptation.target = try word(AdaptTarget.self)
                     case "method": settings.adaptation.settings.method = try word(AdaptationMethod.self)
                     case "teacher": settings.adaptation.settings.teacher = try word(TeacherKind.self)
-                    case "alignment": settings.adaptation.settings.alignment = try word(AlignmentMode.self)
+                    case "alignment":
+                        settings.adaptation.settings.alignment = try word(AlignmentMode.self)
+                        settings.adaptation.explicit.insert("alignment")
                     case "learning_rate":
                         let lr = try number(v, "adaptation.learning_rate", 0...1)
                         guard lr > 0 else { throw fail(v, "'adaptation.learning_rate' must be above 0") }
                         settings.adaptation.settings.learningRate = Float(lr)
+                        settings.adaptation.explicit.insert("learning_rate")
                     case "state": settings.adaptation.statePath = try string(v, "adaptation.state")
                     default:
                         let seconds = try number(v, "adaptation.save_every", 0...86400)
