@@ -53,7 +53,7 @@ final class RuntimeTests: XCTestCase {
             // The arena must be smaller than giving every activation its own memory.
             let naive = model.tensors.filter { !$0.isConstant }.reduce(0) { $0 + $1.byteCount }
             XCTAssertLessThan(interpreter.arenaBytes, naive, url.lastPathComponent)
-            XCTAssertTrue(ModelAnalysis.operators(of: model).allSatisfy { $0.problem == nil })
+            XCTAssertTrue(try ModelAnalysis.operators(of: model).allSatisfy { $0.problem == nil })
         }
     }
 
