@@ -164,6 +164,7 @@ static int cpu_supports(ci8_isa isa) {
 }
 
 ci8_status ci8_kernels_get(ci8_isa isa, const ci8_kernels **table) {
+  if (table == NULL) return CI8_ERR_BAD_PARAMS;
   *table = NULL;
   if ((int)isa < 0 || isa >= CI8_ISA_COUNT) return CI8_ERR_BAD_PARAMS;
   if (k_sets[isa] == NULL) return CI8_ERR_NOT_BUILT;
