@@ -2,9 +2,10 @@
 //
 //  * qs8-conv/direct-4x16-avx2 (every non-pointwise convolution with dilation 1, when the
 //    widened input fits the scratch budget): the input rows an output slice needs are widened
-//    to int16 once, with the padding materialized as the input zero point and the channels
-//    rounded up to even (icp, the extra channel 0), so every filter row of every output pixel
-//    is one contiguous run of kw * icp int16 values in that buffer. The micro-kernel reads the
+//    to int16 once, with the padding materialized as the input zero point, so every filter row
+//    of every output pixel is one contiguous run of kw * ic int16 values in that buffer. When
+//    kw * ic is odd, each packed filter row gets one zero weight at its end (vpmaddwd takes
+//    pairs) and each buffer row one zero slot, so the run's extra value stays inside the buffer. The micro-kernel reads the
 //    kh runs in place: no im2col copy per output pixel (which re-widened each input value
 //    kh * kw / stride^2 times and dominated the small-channel 3x3 layers).
 //  * qs8-conv/im2col-4x16-avx2 (1x1 pointwise, dilated filters, huge inputs): int16 im2col rows,
@@ -38,9 +39,10 @@ static int conv_pointwise(const ci8_conv2d *op) {
          (op->input_channels & 1) == 0;
 }
 
-// The direct path's widened input: `rows` rows of `width` pixels of icp int16 channels.
+// The direct path's widened input: `rows` rows of `width` pixels (rs int16 per row, the last
+// one a zero when kw * ic is odd); a filter row is span values, spanp = span rounded to even.
 typedef struct conv_direct_geom {
-  int32_t icp, width, rows;
+  int32_t span, spanp, width, rows, rs;
   size_t bytes;
 } conv_direct_geom;
 
@@ -49,26 +51,29 @@ typedef struct conv_direct_geom {
 
 // Zero .rows when the direct path does not apply.
 static conv_direct_geom conv_direct_of(const ci8_conv2d *op) {
-  conv_direct_geom g = {0, 0, 0, 0};
+  conv_direct_geom g = {0, 0, 0, 0, 0, 0};
   if (conv_pointwise(op) || op->dilation_height != 1 || op->dilation_width != 1 ||
       op->output_height <= 0 || op->output_width <= 0)
     return g;
-  const int32_t icp = (op->input_channels + 1) & ~1;
+  const int32_t span = op->filter_width * op->input_channels, spanp = (span + 1) & ~1;
   const int32_t width = (op->output_width - 1) * op->stride_width + op->filter_width;
   const int32_t rows = (op->output_height - 1) * op->stride_height + op->filter_height;
-  const size_t bytes = sizeof(int16_t) * (size_t)icp * (size_t)width * (size_t)rows;
+  const int32_t rs = width * op->input_channels + (spanp - span);
+  const size_t bytes = sizeof(int16_t) * (size_t)rs * (size_t)rows;
   if (bytes > CONV_DIRECT_MAX_BYTES) return g;
-  g.icp = icp;
+  g.span = span;
+  g.spanp = spanp;
   g.width = width;
   g.rows = rows;
+  g.rs = rs;
   g.bytes = bytes;
   return g;
 }
 
-// The reduction length the packed weights use: kh * kw * icp on the direct path.
+// The reduction length the packed weights use: kh * spanp on the direct path.
 static int32_t conv_packed_k(const ci8_conv2d *op) {
   const conv_direct_geom g = conv_direct_of(op);
-  return g.rows ? op->filter_height * op->filter_width * g.icp : conv_k(op);
+  return g.rows ? op->filter_height * g.spanp : conv_k(op);
 }
 
 size_t ci8_avx2_conv2d_prepared_size(const ci8_conv2d *op) {
@@ -91,15 +96,14 @@ ci8_status ci8_avx2_conv2d_prepare(ci8_conv2d *op, const int8_t *filter, const i
   const ci8_status st = ci8_ref_conv_multipliers(op, tmult, tshift);
   if (st != CI8_OK) return st;
   const int8_t *w = filter;
-  if (kpk != k) {  // direct path with an odd channel count: a zero channel after each tap
+  if (kpk != k) {  // direct path, odd kw * ic: a zero weight after each filter row
     int8_t *padded = (int8_t *)(base + l.total + 2 * vec);
-    const int32_t ic = op->input_channels, icp = ic + 1;
-    const int32_t taps = op->filter_height * op->filter_width;
+    const int32_t kh = op->filter_height, span = k / kh, spanp = span + 1;
     for (int32_t c = 0; c < oc; ++c)
-      for (int32_t t = 0; t < taps; ++t)
-        for (int32_t i = 0; i < icp; ++i)
-          padded[((size_t)c * taps + t) * icp + i] =
-              i < ic ? filter[((size_t)c * taps + t) * ic + i] : 0;
+      for (int32_t r = 0; r < kh; ++r)
+        for (int32_t i = 0; i < spanp; ++i)
+          padded[((size_t)c * kh + r) * spanp + i] =
+              i < span ? filter[((size_t)c * kh + r) * span + i] : 0;
     w = padded;
   }
   ci8_avx2_gemm_pack(prepared, kpk, oc, w, bias, op->input_zero_point, tmult, tshift);
@@ -159,13 +163,13 @@ CI8_AVX2_INLINE void conv_direct_4x8(const int16_t *const a[4], ptrdiff_t rs, in
 }
 
 // Widens input rows [y_first, y_first + rows) (image coordinates; outside the image and the
-// padding columns hold the input zero point) into buf: rows x g->width pixels x icp channels,
-// the padding channel (icp > ic) 0.
+// padding columns hold the input zero point) into buf: rows of g->rs int16, g->width pixels
+// then the zero slot when g->rs > width * ic.
 CI8_AVX2 static void conv_direct_widen(const ci8_conv2d *op, const conv_direct_geom *g,
                                        const int8_t *in_b, int32_t y_first, int32_t rows,
                                        int16_t *buf) {
   const int32_t ih = op->input_height, iw = op->input_width, ic = op->input_channels;
-  const int32_t icp = g->icp, width = g->width, pl = op->padding_left;
+  const int32_t width = g->width, pl = op->padding_left, used = width * ic;
   const int16_t zp = (int16_t)op->input_zero_point;
   // Columns x in [x_lo, x_hi) of the buffer (image column x - pl) lie inside the image.
   const int32_t x_lo = pl < width ? pl : width;
@@ -173,24 +177,16 @@ CI8_AVX2 static void conv_direct_widen(const ci8_conv2d *op, const conv_direct_g
   if (x_hi > width) x_hi = width;
   for (int32_t r = 0; r < rows; ++r) {
     const int32_t y = y_first + r;
-    int16_t *dst = buf + (size_t)r * width * icp;
+    int16_t *dst = buf + (size_t)r * g->rs;
+    if (g->rs > used) dst[used] = 0;
     if (y < 0 || y >= ih || x_hi <= x_lo) {
-      ci8_avx2_fill16(dst, zp, width * icp);
+      ci8_avx2_fill16(dst, zp, used);
       continue;
     }
-    if (x_lo > 0) ci8_avx2_fill16(dst, zp, x_lo * icp);
-    if (x_hi < width) ci8_avx2_fill16(dst + (size_t)x_hi * icp, zp, (width - x_hi) * icp);
+    if (x_lo > 0) ci8_avx2_fill16(dst, zp, x_lo * ic);
+    if (x_hi < width) ci8_avx2_fill16(dst + (size_t)x_hi * ic, zp, (width - x_hi) * ic);
     const int8_t *src = in_b + ((size_t)y * iw + (size_t)(x_lo - pl)) * ic;
-    int16_t *d = dst + (size_t)x_lo * icp;
-    const int32_t n = x_hi - x_lo;
-    if (icp == ic) {
-      ci8_avx2_widen(d, src, n * ic);
-    } else {
-      for (int32_t x = 0; x < n; ++x) {
-        for (int32_t i = 0; i < ic; ++i) d[(size_t)x * icp + i] = src[(size_t)x * ic + i];
-        d[(size_t)x * icp + ic] = 0;
-      }
-    }
+    ci8_avx2_widen(dst + (size_t)x_lo * ic, src, (x_hi - x_lo) * ic);
   }
 }
 
@@ -201,9 +197,8 @@ CI8_AVX2 static void conv_direct_run(const ci8_conv2d *op, const conv_direct_geo
   const int32_t ih = op->input_height, iw = op->input_width, ic = op->input_channels;
   const int32_t oh = op->output_height, ow = op->output_width, oc = op->output_channels;
   const int32_t kh = op->filter_height, sh = op->stride_height, sw = op->stride_width;
-  const int32_t icp = g->icp;
-  const ptrdiff_t rs = (ptrdiff_t)g->width * icp;        // int16 per buffer row
-  const int32_t sp2 = op->filter_width * icp / 2;        // pairs per filter row
+  const ptrdiff_t rs = g->rs;                             // int16 per buffer row
+  const int32_t sp2 = g->spanp / 2;                       // pairs per filter row
   const size_t group_pairs = (size_t)kh * sp2;
   const int32_t y_first = row_begin * sh - op->padding_top;
   const int32_t rows = (row_end - 1 - row_begin) * sh + kh;
@@ -223,7 +218,7 @@ CI8_AVX2 static void conv_direct_run(const ci8_conv2d *op, const conv_direct_geo
         int8_t *dst[4];
         for (int32_t j = 0; j < 4; ++j) {
           if (j < n) {
-            a[j] = buf + ((size_t)(oy - row_begin) * sh * rs + (size_t)ox * sw * icp);
+            a[j] = buf + ((size_t)(oy - row_begin) * sh * rs + (size_t)ox * sw * ic);
             dst[j] = out_b + (size_t)(p + j) * oc;
             if (++ox == ow) {
               ox = 0;
