@@ -1,4 +1,5 @@
-// CONV_2D int8 on AVX2. Two paths, chosen from the geometry alone (prepare and run agree):
+// CONV_2D int8 on AVX2: two variants, registered in kernels.c (direct first, for what its
+// supports() accepts; im2col for everything):
 //
 //  * qs8-conv/direct-4x16-avx2 (every non-pointwise convolution with dilation 1, when the
 //    widened input fits the scratch budget): the input rows an output slice needs are widened
@@ -18,8 +19,6 @@
 #include "gemm_avx2.h"
 
 #if defined(__x86_64__)
-
-ci8_status ci8_ref_conv_multipliers(const ci8_conv2d *op, int32_t *mult, int32_t *shift);
 
 static int32_t conv_k(const ci8_conv2d *op) {
   return op->filter_height * op->filter_width * op->input_channels;
@@ -71,13 +70,18 @@ static conv_direct_geom conv_direct_of(const ci8_conv2d *op) {
 }
 
 // The reduction length the packed weights use: kh * spanp on the direct path.
-static int32_t conv_packed_k(const ci8_conv2d *op) {
-  const conv_direct_geom g = conv_direct_of(op);
+static conv_direct_geom conv_geom(const ci8_conv2d *op, int direct) {
+  const conv_direct_geom none = {0, 0, 0, 0, 0, 0};
+  return direct ? conv_direct_of(op) : none;
+}
+
+static int32_t conv_packed_k(const ci8_conv2d *op, int direct) {
+  const conv_direct_geom g = conv_geom(op, direct);
   return g.rows ? op->filter_height * g.spanp : conv_k(op);
 }
 
-size_t ci8_avx2_conv2d_prepared_size(const ci8_conv2d *op) {
-  const int32_t kpk = conv_packed_k(op), oc = op->output_channels;
+static size_t conv_prepared_size(const ci8_conv2d *op, int direct) {
+  const int32_t kpk = conv_packed_k(op, direct), oc = op->output_channels;
   const ci8_avx2_gemm_layout l = ci8_avx2_gemm_layout_of(kpk, oc);
   // The TFLite-form multipliers (and, on the direct path, the channel-padded filter) are
   // computed behind the packed data before packing needs them.
@@ -85,9 +89,9 @@ size_t ci8_avx2_conv2d_prepared_size(const ci8_conv2d *op) {
          CI8_ALIGN64((size_t)oc * (size_t)kpk);
 }
 
-ci8_status ci8_avx2_conv2d_prepare(ci8_conv2d *op, const int8_t *filter, const int32_t *bias,
-                                   void *prepared) {
-  const int32_t k = conv_k(op), kpk = conv_packed_k(op), oc = op->output_channels;
+static ci8_status conv_prepare(ci8_conv2d *op, const int8_t *filter, const int32_t *bias,
+                               void *prepared, int direct) {
+  const int32_t k = conv_k(op), kpk = conv_packed_k(op, direct), oc = op->output_channels;
   const ci8_avx2_gemm_layout l = ci8_avx2_gemm_layout_of(kpk, oc);
   uint8_t *base = (uint8_t *)prepared;
   const size_t vec = CI8_ALIGN64(sizeof(int32_t) * (size_t)oc);
@@ -111,8 +115,8 @@ ci8_status ci8_avx2_conv2d_prepare(ci8_conv2d *op, const int8_t *filter, const i
   return CI8_OK;
 }
 
-size_t ci8_avx2_conv2d_scratch_size(const ci8_conv2d *op) {
-  const conv_direct_geom g = conv_direct_of(op);
+static size_t conv_scratch_size(const ci8_conv2d *op, int direct) {
+  const conv_direct_geom g = conv_geom(op, direct);
   if (g.rows) return CI8_ALIGN64(g.bytes);
   const int32_t kp = (conv_k(op) + 1) & ~1;
   return CI8_ALIGN64(sizeof(int16_t) * (size_t)kp * (size_t)conv_block_pixels(kp));
@@ -272,8 +276,8 @@ CI8_AVX2 static void conv_im2col_row(const ci8_conv2d *op, const int8_t *in_b, i
   if (kp > k) row[k] = 0;
 }
 
-CI8_AVX2 void ci8_avx2_conv2d_run(const ci8_conv2d *op, const int8_t *input, int8_t *output,
-                                  void *scratch, int32_t row_begin, int32_t row_end) {
+CI8_AVX2 static void conv_run(const ci8_conv2d *op, const int8_t *input, int8_t *output,
+                              void *scratch, int32_t row_begin, int32_t row_end, int direct) {
   const ci8_avx2_out o = ci8_avx2_out_of(op->prepared, op->output_zero_point,
                                          op->activation_min, op->activation_max);
   const int32_t k = conv_k(op), kp = o.kp;
@@ -282,7 +286,7 @@ CI8_AVX2 void ci8_avx2_conv2d_run(const ci8_conv2d *op, const int8_t *input, int
   const int32_t block = conv_block_pixels(kp);
   int16_t *buf = (int16_t *)scratch;
   if (row_end <= row_begin || ow <= 0) return;
-  const conv_direct_geom g = conv_direct_of(op);
+  const conv_direct_geom g = conv_geom(op, direct);
   if (g.rows) {
     conv_direct_run(op, &g, &o, input, output, buf, row_begin, row_end);
     return;
@@ -312,6 +316,38 @@ CI8_AVX2 void ci8_avx2_conv2d_run(const ci8_conv2d *op, const int8_t *input, int
       ci8_avx2_gemm_block(&o, buf, n, out_b + (size_t)p0 * oc);
     }
   }
+}
+
+
+// qs8-conv/direct-4x16-avx2: the convolutions conv_direct_of accepts.
+int ci8_avx2_conv2d_direct_supports(const ci8_conv2d *op) { return conv_direct_of(op).rows != 0; }
+size_t ci8_avx2_conv2d_direct_prepared_size(const ci8_conv2d *op) {
+  return conv_prepared_size(op, 1);
+}
+ci8_status ci8_avx2_conv2d_direct_prepare(ci8_conv2d *op, const int8_t *filter,
+                                          const int32_t *bias, void *prepared) {
+  if (!ci8_avx2_conv2d_direct_supports(op)) return CI8_ERR_UNSUPPORTED;
+  return conv_prepare(op, filter, bias, prepared, 1);
+}
+size_t ci8_avx2_conv2d_direct_scratch_size(const ci8_conv2d *op) {
+  return conv_scratch_size(op, 1);
+}
+CI8_AVX2 void ci8_avx2_conv2d_direct_run(const ci8_conv2d *op, const int8_t *input,
+                                         int8_t *output, void *scratch, int32_t row_begin,
+                                         int32_t row_end) {
+  conv_run(op, input, output, scratch, row_begin, row_end, 1);
+}
+
+// qs8-conv/im2col-4x16-avx2: every convolution.
+size_t ci8_avx2_conv2d_prepared_size(const ci8_conv2d *op) { return conv_prepared_size(op, 0); }
+ci8_status ci8_avx2_conv2d_prepare(ci8_conv2d *op, const int8_t *filter, const int32_t *bias,
+                                   void *prepared) {
+  return conv_prepare(op, filter, bias, prepared, 0);
+}
+size_t ci8_avx2_conv2d_scratch_size(const ci8_conv2d *op) { return conv_scratch_size(op, 0); }
+CI8_AVX2 void ci8_avx2_conv2d_run(const ci8_conv2d *op, const int8_t *input, int8_t *output,
+                                  void *scratch, int32_t row_begin, int32_t row_end) {
+  conv_run(op, input, output, scratch, row_begin, row_end, 0);
 }
 
 #else
