@@ -12,6 +12,10 @@ Steps:
      case and compares each output with the golden bytes. The binary is $FACECAM, or else
      `swift build -c release --product facecam` is run and its bin path used.
 
+With --mlperf-tiny [N]: only the MLPerf Tiny int8 models instead (tools/oracle/mlperf_tiny.py):
+fetched by tools/mlperf-tiny/fetch, N random inputs each (default 8), facecam with its best and
+its reference kernels vs LiteRT built-in; `identical: N/M` counts outputs x inputs x kernel sets.
+
 Output: one line per differing output (case, output index, first differing byte, max abs diff
 in the tensor's type), then `identical: N/M` where M counts outputs (cases x outputs per case)
 and N those that were identical in every step that ran. Exit status 0 only if N == M and no
@@ -189,7 +193,15 @@ def main():
                     help="write the regenerated single-op cases into Golden/ops/")
     ap.add_argument("--no-facecam", action="store_true",
                     help="only check goldens against LiteRT (steps 1 and 2)")
+    ap.add_argument("--mlperf-tiny", type=int, nargs="?", const=8, metavar="N",
+                    help="check the MLPerf Tiny models on N random inputs each (default 8) instead")
     args = ap.parse_args()
+
+    if args.mlperf_tiny is not None:
+        import mlperf_tiny
+        ok, total = mlperf_tiny.check(facecam_binary(), args.mlperf_tiny, ["best", "reference"], describe_diff)
+        print(f"identical: {ok}/{total}")
+        return 0 if ok == total and total > 0 else 1
 
     problems = []
     check_ops(args.update, problems)

@@ -14,9 +14,10 @@ public enum ModelAnalysis {
     /// Checks every operator independently.
     public static func operators(of model: Model) -> [OperatorReport] {
         let memory = Allocations()
+        let folded = FoldedTensors()
         return model.operators.map { op in
             do {
-                let plan = try OpPlanner.plan(OpContext(model: model, op: op), memory)
+                let plan = try OpPlanner.plan(OpContext(model: model, op: op, folded: folded), memory)
                 return OperatorReport(op: op, macs: plan.macs, problem: nil)
             } catch let error as ModelError {
                 return OperatorReport(op: op, macs: 0, problem: error)

@@ -40,6 +40,8 @@ enum Kernel {
     case pad(ci8_pad)
     case concatenation(ci8_concat)
     case copy(bytes: Int)
+    /// Writes bytes known when planning (folded shape arithmetic).
+    case fill(source: UnsafeRawPointer, bytes: Int)
     case softmax(ci8_softmax)
     case lookup(table: UnsafeMutablePointer<Int8>, count: Int)
     case blockedLookup(block: UnsafeMutablePointer<Int8>, tail: UnsafeMutablePointer<Int8>, count: Int)
@@ -78,7 +80,10 @@ enum OpPlanner {
         case .mean: return try mean(c)
         case .pad, .padV2: return try pad(c)
         case .concatenation: return try concatenation(c, memory)
-        case .reshape: return try reshape(c)
+        case .reshape: return try reshape(c, memory)
+        case .shape: return try shape(c, memory)
+        case .stridedSlice: return try stridedSlice(c, memory)
+        case .pack: return try pack(c, memory)
         case .softmax: return try softmax(c)
         case .relu, .relu6, .reluN1To1, .leakyRelu, .logistic, .tanh, .hardSwish:
             return try unaryLookup(c, memory)
@@ -391,7 +396,7 @@ enum OpPlanner {
         return PlannedOp(op: c.op, kernel: .concatenation(d))
     }
 
-    private static func reshape(_ c: OpContext) throws -> PlannedOp {
+    private static func reshape(_ c: OpContext, _ memory: Allocations) throws -> PlannedOp {
         try c.requireCounts(inputs: 1...2, outputs: 1...1)
         let input = try c.input(0), output = c.output()
         try c.require(input.type == output.type, "input is \(input.type) but output is \(output.type)")
@@ -399,6 +404,10 @@ enum OpPlanner {
                       "input \(input.shapeDescription) and output \(output.shapeDescription) differ in element count")
         if input.type == .int8 { try c.requireSameQuantization(input, output) }
         try c.require(input.type.byteSize != nil, "tensors of type \(input.type) are not supported", .unsupported)
+        try checkReshapeTarget(c, input: input, output: output)
+        if let values = c.knownIntegers(input) {  // reshaping folded shape arithmetic stays folded
+            return try folded(c, memory, values)
+        }
         return PlannedOp(op: c.op, kernel: .copy(bytes: input.byteCount))
     }
 

@@ -6,6 +6,8 @@ import CInt8
 struct OpContext {
     let model: Model
     let op: Operator
+    /// Integer tensors folded so far (shape arithmetic); shared by all ops of one plan.
+    var folded = FoldedTensors()
 
     var label: String { op.label }
 
