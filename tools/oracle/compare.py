@@ -5,6 +5,8 @@ Steps:
   1. Regenerates the single-op cases (tools/oracle/cases.py, fixed seeds) in a temporary
      directory and checks that they equal Tests/Int8RuntimeTests/Golden/ops/ (model, inputs and
      LiteRT outputs); stale or missing goldens fail. With --update they are written there instead.
+     The same for Golden/refused/ (models facecam must refuse, with the error they must give;
+     checked by GoldenTests.testRefusedModelsFailWithClearErrors, not run here).
   2. Recomputes the outputs of every model case in Tests/Int8RuntimeTests/Golden/models/<case>/
      (model-ref.txt names a repo-relative .tflite; input<i>.bin given) with LiteRT and compares
      them with the committed output<i>.bin.
@@ -38,6 +40,7 @@ import litert_run  # noqa: E402
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "Tests" / "Int8RuntimeTests" / "Golden"
 OPS = GOLDEN / "ops"
+REFUSED = GOLDEN / "refused"
 MODELS = GOLDEN / "models"
 
 
@@ -82,33 +85,40 @@ def output_dtypes(model_path):
 
 
 def check_ops(update, problems):
+    """Single-op goldens (Golden/ops) and the models facecam must refuse (Golden/refused)."""
+    for target, make in ((OPS, generate.generate), (REFUSED, generate.generate_refused)):
+        check_generated(target, make, update, problems)
+
+
+def check_generated(target, make, update, problems):
     tmp = Path(tempfile.mkdtemp(prefix="facecam-ops-"))
+    group = target.name
     try:
-        names = generate.generate(tmp)
+        names = make(tmp)
         if update:
-            if OPS.exists():
-                shutil.rmtree(OPS)
-            OPS.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copytree(tmp, OPS)
-            print(f"updated {len(names)} single-op cases in {OPS.relative_to(ROOT)}")
+            if target.exists():
+                shutil.rmtree(target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(tmp, target)
+            print(f"updated {len(names)} cases in {target.relative_to(ROOT)}")
             return
-        committed = sorted(p.name for p in OPS.iterdir() if p.is_dir()) if OPS.exists() else []
+        committed = sorted(p.name for p in target.iterdir() if p.is_dir()) if target.exists() else []
         for name in sorted(set(committed) - set(names)):
-            problems.append(f"stale golden: ops/{name} is not generated any more")
+            problems.append(f"stale golden: {group}/{name} is not generated any more")
         for name in names:
-            fresh, old = tmp / name, OPS / name
+            fresh, old = tmp / name, target / name
             if not old.exists():
-                problems.append(f"stale golden: ops/{name} missing (run with --update)")
+                problems.append(f"stale golden: {group}/{name} missing (run with --update)")
                 continue
             fresh_files = sorted(p.name for p in fresh.iterdir())
             old_files = sorted(p.name for p in old.iterdir())
             if fresh_files != old_files:
-                problems.append(f"stale golden: ops/{name} has files {old_files}, "
+                problems.append(f"stale golden: {group}/{name} has files {old_files}, "
                                 f"expected {fresh_files}")
                 continue
             for f in fresh_files:
                 if (fresh / f).read_bytes() != (old / f).read_bytes():
-                    problems.append(f"stale golden: ops/{name}/{f} differs from regenerated")
+                    problems.append(f"stale golden: {group}/{name}/{f} differs from regenerated")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
