@@ -4,7 +4,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import FacePipeline
+import Imaging
 
 /// A read-only memory mapping of a whole file.
 final class MappedFile {

@@ -1,5 +1,7 @@
 import Adaptation
 import Foundation
+import Imaging
+import Streaming
 import Yams
 
 /// Settings for `facecam run`, from defaults, a board profile (firmware-config/*.yaml) and flags,

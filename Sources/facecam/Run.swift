@@ -3,6 +3,8 @@ import ArgumentParser
 import FacePipeline
 import FrameCapture
 import Foundation
+import Imaging
+import Streaming
 import Int8Runtime
 
 /// Set from the SIGINT/SIGTERM handler; the loop checks it between frames.
@@ -259,29 +261,6 @@ struct Run: ParsableCommand {
         let ok = line.withCString { fputs($0, stdout) } >= 0
         return ok && fflush(stdout) == 0
     }
-}
-
-func faceJSON(_ face: Face) -> JSON {
-    var pairs: [(String, JSON)] = [
-        ("box", .array([face.box.x, face.box.y, face.box.width, face.box.height].map { .number(round1(Double($0))) })),
-        ("score", .number(round3(Double(face.detectionScore)))),
-        ("keypoints", .array(face.keypoints.map { .array([.number(round1(Double($0.x))), .number(round1(Double($0.y)))]) })),
-    ]
-    if let p = face.faceProbability { pairs.append(("face_probability", .number(round3(Double(p))))) }
-    if let e = face.expression {
-        pairs.append(("expression", .string(e)))
-        pairs.append(("probabilities", .object(zip(ExpressionClassifier.labels, face.expressionProbabilities).map {
-            ($0.0, .number(round3(Double($0.1))))
-        })))
-    }
-    pairs.append(("track", .integer(face.track)))
-    if face.verifierAdaptation != nil || face.expressionAdaptation != nil {
-        var heads: [(String, JSON)] = []
-        if let v = face.verifierAdaptation { heads.append(("verifier", adaptationJSON(v))) }
-        if let e = face.expressionAdaptation { heads.append(("expression", adaptationJSON(e))) }
-        pairs.append(("adaptation", .object(heads)))
-    }
-    return .object(pairs)
 }
 
 func parseSize(_ text: String) -> (Int, Int)? {
