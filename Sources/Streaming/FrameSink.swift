@@ -55,6 +55,12 @@ public struct ProcessedFrame {
     /// The frame as RGB: always for JPEG sources; for raw camera formats only when some sink's
     /// `wantsImage` was true for this frame.
     public let image: RGBImage?
+
+    public init(index: Int, frame: Frame, width: Int, height: Int, faces: [Face], latency: StageLatency, dropped: Int,
+                view: PixelView?, image: RGBImage?) {
+        self.index = index; self.frame = frame; self.width = width; self.height = height; self.faces = faces
+        self.latency = latency; self.dropped = dropped; self.view = view; self.image = image
+    }
 }
 
 /// Facts about the stream that do not change from frame to frame.
