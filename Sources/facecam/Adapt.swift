@@ -2,6 +2,8 @@ import Adaptation
 import ArgumentParser
 import FacePipeline
 import Foundation
+import Imaging
+import Streaming
 import Int8Runtime
 
 /// Which heads `--adapt` adapts.
@@ -188,12 +190,6 @@ final class AdaptationPersistence {
     }
 
     var lastError: String? { writer.lastError.map { "\($0)" } }
-}
-
-func adaptationJSON(_ step: AdaptationStep) -> JSON {
-    .object([("step", .integer(step.step)), ("threshold", .number(round3(Double(step.threshold)))),
-             ("selected", .bool(step.selected)), ("pseudo_label", .integer(step.pseudoLabel)),
-             ("updated", .bool(step.updated)), ("shift", .number(round3(Double(step.gate)))), ("resets", .integer(step.resets))])
 }
 
 /// One line per adapting head for the stderr summary.

@@ -2,6 +2,8 @@ import Adaptation
 import ArgumentParser
 import FacePipeline
 import Foundation
+import Imaging
+import Streaming
 import Int8Runtime
 
 /// The shift benchmark's engine (tools/adapt-bench): facecam's own adaptation code on streams

@@ -1,6 +1,7 @@
 @testable import Adaptation
 import CAllocationCounter
 import FacePipeline
+import Imaging
 import Int8Runtime
 import XCTest
 
