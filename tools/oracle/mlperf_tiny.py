@@ -82,8 +82,7 @@ def check(exe, count, kernel_sets, describe_diff):
                 cmd = [exe, "invoke", str(model), *ins]
                 for o in outs:
                     cmd += ["-o", str(o)]
-                if kernels == "reference":
-                    cmd.append("--reference")
+                cmd += ["--kernels", kernels]
                 r = subprocess.run(cmd, capture_output=True, text=True)
                 for j, want in enumerate(wants):
                     model_total += 1
