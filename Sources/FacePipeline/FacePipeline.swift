@@ -39,6 +39,8 @@ public struct PipelineSettings: Sendable {
     public var verifierCropScale: Float = 1.25
     public var classifierCropScale: Float = 1.1
     public var threads = 1
+    /// Kernel set of every model's interpreter.
+    public var kernels: KernelSet = .best
     /// Return faces the verifier rejects too (with no expression), instead of dropping them:
     /// the shift benchmark scores the verifier on every detection.
     public var keepRejectedFaces = false
@@ -89,6 +91,7 @@ public final class FacePipeline {
         self.settings = settings
         var options = Interpreter.Options()
         options.threads = settings.threads
+        options.kernels = settings.kernels
         // An adapting model keeps its feature tensor readable after a full run: the head reads
         // it, and the int8 output stays available as the answer while nothing has adapted.
         func load(_ path: String, adapting known: KnownHead? = nil) throws -> Interpreter {

@@ -26,10 +26,13 @@ struct Demo: ParsableCommand {
     @Option(help: "Worker threads per model.")
     var threads = 1
 
+    @OptionGroup var kernelOptions: KernelOptions
+
     func run() throws {
         var settings = PipelineSettings()
         settings.detectionThreshold = threshold
         settings.threads = max(1, threads)
+        settings.kernels = kernelOptions.kernels
         let pipeline: FacePipeline
         do {
             pipeline = try FacePipeline(detector: "\(models)/blazeface.tflite", verifier: "\(models)/onet.tflite",

@@ -15,14 +15,21 @@ struct Inspect: ParsableCommand {
     @Flag(name: .long, help: "Also list constant tensors (weights, biases) in the tensor table.")
     var constants = false
 
+    @OptionGroup var kernelOptions: KernelOptions
+
     func run() throws {
         let loaded = try loadModel(model)
-        let reports = ModelAnalysis.operators(of: loaded)
+        let reports: [OperatorReport]
+        do { reports = try ModelAnalysis.operators(of: loaded, kernels: kernelOptions.kernels) } catch {
+            throw CommandError("--kernels \(kernelOptions.kernels): \(error)")
+        }
         let problems = reports.compactMap(\.problem)
         var interpreter: Interpreter?
         var prepareError: String?
         if problems.isEmpty {
-            do { interpreter = try Interpreter(model: loaded) } catch { prepareError = "\(error)" }
+            var options = Interpreter.Options()
+            options.kernels = kernelOptions.kernels
+            do { interpreter = try Interpreter(model: loaded, options: options) } catch { prepareError = "\(error)" }
         }
         let totalMacs = reports.reduce(0) { $0 + $1.macs }
         if json {
@@ -43,13 +50,14 @@ struct Inspect: ParsableCommand {
             }
         }
         print("\noperators (\(m.operators.count))")
-        print(pad("#", 4) + pad("op", 24) + pad("inputs -> output", 44) + pad("MACs", 12) + "status")
+        print("kernels    \(kernelOptions.kernels.resolved) (\(KernelSet.cpuDescription))")
+        print(pad("#", 4) + pad("op", 24) + pad("inputs -> output", 44) + pad("MACs", 12) + pad("kernel", 28) + "status")
         for r in reports {
             let ins = r.op.inputs.filter { $0 >= 0 && !m.tensors[$0].isConstant }.map { m.tensors[$0].shapeDescription }.joined(separator: " ")
             let outs = r.op.outputs.map { m.tensors[$0].shapeDescription }.joined(separator: " ")
             let status = r.problem.map { "UNSUPPORTED: \($0.message)" } ?? "ok"
             print(pad("\(r.op.index)", 4) + pad(r.op.customName ?? r.op.opcode.name, 24) + pad("\(ins) -> \(outs)", 44)
-                  + pad(r.macs > 0 ? formatCount(r.macs) : "-", 12) + status)
+                  + pad(r.macs > 0 ? formatCount(r.macs) : "-", 12) + pad(r.kernel ?? "-", 28) + status)
         }
         print("\ntensors (\(m.tensors.count), \(m.tensors.filter(\.isConstant).count) constant)")
         for t in m.tensors where constants || !t.isConstant {
@@ -80,7 +88,8 @@ struct Inspect: ParsableCommand {
         let ops: [JSON] = reports.map { r in
             .object([("index", .integer(r.op.index)), ("op", .string(r.op.customName ?? r.op.opcode.name)),
                      ("inputs", .array(r.op.inputs.map { .integer($0) })), ("outputs", .array(r.op.outputs.map { .integer($0) })),
-                     ("macs", .integer(r.macs)), ("supported", .bool(r.problem == nil)),
+                     ("macs", .integer(r.macs)), ("kernel", r.kernel.map { .string($0) } ?? .null),
+                     ("supported", .bool(r.problem == nil)),
                      ("problem", r.problem.map { .string($0.description) } ?? .null)])
         }
         let object: JSON = .object([
@@ -90,6 +99,7 @@ struct Inspect: ParsableCommand {
             ("operators", .array(ops)),
             ("tensors", .array(m.tensors.filter { constants || !$0.isConstant }.map(tensorJSON))),
             ("total_macs", .integer(totalMacs)),
+            ("kernels", .string(kernelOptions.kernels.resolved.rawValue)),
             ("arena_bytes", interpreter.map { .integer($0.arenaBytes) } ?? .null),
             ("prepared_bytes", interpreter.map { .integer($0.preparedBytes) } ?? .null),
             ("unsupported", .array(reports.compactMap { $0.problem.map { .string($0.description) } }

@@ -22,14 +22,13 @@ struct Invoke: ParsableCommand {
     @Option(help: "Worker threads.")
     var threads = 1
 
-    @Flag(help: "Use the portable reference kernels.")
-    var reference = false
+    @OptionGroup var kernelOptions: KernelOptions
 
     func run() throws {
-        if reference { KernelSelection.useReference() }
         let loaded = try loadModel(model)
         var options = Interpreter.Options()
         options.threads = max(1, threads)
+        options.kernels = kernelOptions.kernels
         let interpreter = try makeInterpreter(loaded, path: model, options: options)
         guard inputs.count == interpreter.inputCount else {
             throw CommandError("\(model) has \(interpreter.inputCount) input(s); \(inputs.count) given with -i")

@@ -63,6 +63,8 @@ struct Run: ParsableCommand {
     @Flag(help: "Start a file source again at its end (a demo kiosk; stop with Ctrl-C or --max-frames).")
     var loop = false
 
+    @OptionGroup var kernelOptions: KernelOptions
+
     @OptionGroup(title: "Test-time adaptation")
     var adaptation: AdaptationFlags
 
@@ -102,6 +104,7 @@ struct Run: ParsableCommand {
         pipelineSettings.verifyThreshold = settings.verificationThreshold
         pipelineSettings.maxFaces = settings.maxFaces
         pipelineSettings.threads = settings.threads
+        pipelineSettings.kernels = kernelOptions.kernels
         let dir = settings.modelsDirectory
         let modelHashes = try pipelineAdaptation(settings.adaptation, verifierModel: "\(dir)/\(settings.verifier)",
                                                  classifierModel: "\(dir)/\(settings.classifier)", into: &pipelineSettings)

@@ -12,6 +12,22 @@ func loadModel(_ path: String) throws -> Model {
 func makeInterpreter(_ model: Model, path: String, options: Interpreter.Options = .init()) throws -> Interpreter {
     do { return try Interpreter(model: model, options: options) } catch let error as ModelError {
         throw CommandError("\(path): \(error)")
+    } catch let error as KernelSetUnavailable {
+        throw CommandError("--kernels \(error.set): \(error)")
+    }
+}
+
+extension KernelSet: ExpressibleByArgument {}
+
+/// `--kernels`, shared by the commands that run models.
+struct KernelOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Kernel set: \(KernelSet.allCases.map(\.rawValue).joined(separator: ", ")) (best: the fastest this CPU runs).",
+                               valueName: "set"))
+    var kernels: KernelSet = .best
+
+    /// Fails early, with the reason, when the set cannot run here.
+    func validate() throws {
+        do { try kernels.requireAvailable() } catch { throw ValidationError("--kernels \(kernels): \(error)") }
     }
 }
 

@@ -53,7 +53,7 @@ final class RuntimeTests: XCTestCase {
             // The arena must be smaller than giving every activation its own memory.
             let naive = model.tensors.filter { !$0.isConstant }.reduce(0) { $0 + $1.byteCount }
             XCTAssertLessThan(interpreter.arenaBytes, naive, url.lastPathComponent)
-            XCTAssertTrue(ModelAnalysis.operators(of: model).allSatisfy { $0.problem == nil })
+            XCTAssertTrue(try ModelAnalysis.operators(of: model).allSatisfy { $0.problem == nil })
         }
     }
 
@@ -123,7 +123,7 @@ import CAllocationCounter
 
 final class AllocationTests: XCTestCase {
     /// An inference performs no heap allocation (single-threaded and with the thread pool),
-    /// nor does a partial run.
+    /// nor does a partial run or a profiled run.
     func testInvokeDoesNotAllocate() throws {
         guard allocation_counter_available() == 1 else {
             throw XCTSkip("allocation counting needs glibc's malloc (not available under sanitizers)")
@@ -140,11 +140,19 @@ final class AllocationTests: XCTestCase {
                 options.threads = threads
                 let interpreter = try Interpreter(model: try Model(path: url.path), options: options)
                 let partial = try interpreter.partialRun(to: [interpreter.model.operators[2].outputs[0]])
+                var times = [UInt64](repeating: 0, count: interpreter.model.operators.count)
                 interpreter.invoke()  // warm-up
                 allocation_counter_start()
                 for _ in 0..<5 { interpreter.invoke() }
                 interpreter.invoke(partial)
                 XCTAssertEqual(allocation_counter_stop(), 0, "\(url.lastPathComponent), \(threads) thread(s)")
+                times.withUnsafeMutableBufferPointer { buffer in
+                    interpreter.invoke(profilingInto: buffer)  // warm-up
+                    allocation_counter_start()
+                    interpreter.invoke(profilingInto: buffer)
+                    XCTAssertEqual(allocation_counter_stop(), 0, "profiled, \(url.lastPathComponent), \(threads) thread(s)")
+                }
+                XCTAssertTrue(times.allSatisfy { $0 > 0 }, "every operator timed")
             }
         }
     }

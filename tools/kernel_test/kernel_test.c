@@ -1,10 +1,12 @@
-// kernel-test: random differential test of cint8's SIMD kernel sets against the reference set.
-// For every case it prepares and runs the op through the public API once with
-// ci8_select_kernels(CI8_ISA_REFERENCE) and once with the best set (AVX2 on x86-64), the SIMD run
-// split into random row (batch) ranges, and compares statuses and output bytes (plus guard
-// bytes after the output). Without AVX2 (e.g. under qemu -cpu Nehalem) it checks that the
-// dispatcher falls back to the reference set and runs the same cases reference-only
-// (full run vs. split runs).
+// kernel-test: random differential test of cint8's kernel sets against the reference set.
+// For every kernel set this build contains and this CPU supports (ci8_kernels_get), and every
+// case, it selects, prepares and runs the op once with the reference table and once with the
+// set's table, the second run split into random row (batch) ranges, and compares statuses and
+// output bytes (plus guard bytes after the output). Both prepared ops are alive at once, as two
+// interpreters with different sets would be. When no SIMD set runs here (e.g. qemu -cpu
+// Nehalem) it checks that the SIMD sets are refused with an error and runs the same cases on
+// the reference table alone (full run vs. split runs), reported as "reference-fallback".
+// One line per set: "kernel-test set <name>: P passed, F failed"; the last line sums them.
 //
 // usage: kernel_test [cases_per_op] [seed]
 #include <math.h>
@@ -124,10 +126,7 @@ typedef struct conv_case {
 
 static void conv_run(void *ctx, int32_t begin, int32_t end) {
   conv_case *c = ctx;
-  if (c->depthwise)
-    ci8_depthwise_conv2d_run(&c->op, c->input, c->output, c->scratch, begin, end);
-  else
-    ci8_conv2d_run(&c->op, c->input, c->output, c->scratch, begin, end);
+  ci8_conv2d_run(&c->op, c->input, c->output, c->scratch, begin, end);
 }
 
 static int out_size(int32_t in, int32_t k, int32_t stride, int32_t dil, int same, int32_t *pad) {
@@ -142,18 +141,17 @@ static int out_size(int32_t in, int32_t k, int32_t stride, int32_t dil, int same
   return in >= eff ? (in - eff) / stride + 1 : 0;
 }
 
-// Prepares and runs one case with the selected set; returns the status, output in *out.
-static ci8_status conv_once(ci8_conv2d op, int depthwise, const int8_t *filter,
-                            const int32_t *bias, const int8_t *input, int8_t *output,
-                            int split) {
-  const size_t psize = depthwise ? ci8_depthwise_conv2d_prepared_size(&op)
-                                 : ci8_conv2d_prepared_size(&op);
-  void *prepared = xalloc(psize);
-  const ci8_status st = depthwise ? ci8_depthwise_conv2d_prepare(&op, filter, bias, prepared)
-                                  : ci8_conv2d_prepare(&op, filter, bias, prepared);
+// Selects, prepares and runs one case with table k; returns the status, output in *out.
+static ci8_status conv_once(const ci8_kernels *k, ci8_conv2d op, int depthwise,
+                            const int8_t *filter, const int32_t *bias, const int8_t *input,
+                            int8_t *output, int split) {
+  const ci8_status sel = depthwise ? ci8_depthwise_conv2d_select(k, &op)
+                                   : ci8_conv2d_select(k, &op);
+  if (sel != CI8_OK) return sel;
+  void *prepared = xalloc(ci8_conv2d_prepared_size(&op));
+  const ci8_status st = ci8_conv2d_prepare(&op, filter, bias, prepared);
   if (st == CI8_OK) {
-    const size_t ssize = depthwise ? ci8_depthwise_conv2d_scratch_size(&op)
-                                   : ci8_conv2d_scratch_size(&op);
+    const size_t ssize = ci8_conv2d_scratch_size(&op);
     conv_case c = {op, depthwise, input, output, xalloc(ssize)};
     if (split) run_split(conv_run, &c, op.output_height);
     else conv_run(&c, 0, op.output_height);
@@ -163,7 +161,8 @@ static ci8_status conv_once(ci8_conv2d op, int depthwise, const int8_t *filter,
   return st;
 }
 
-static long conv_cases(int depthwise, long n, ci8_isa simd, long *bad_out, long *ok_out) {
+static long conv_cases(int depthwise, long n, const ci8_kernels *ref_k, const ci8_kernels *simd,
+                       long *bad_out, long *ok_out) {
   long bad = 0, ok = 0;
   for (long i = 0; i < n; ++i) {
     ci8_conv2d op;
@@ -205,10 +204,8 @@ static long conv_cases(int depthwise, long n, ci8_isa simd, long *bad_out, long 
     int32_t *bias = make_bias(op.output_channels);
     int8_t *ref = xalloc(osize), *got = xalloc(osize);
     memcpy(got + osize, ref + osize, GUARD);  // same guard bytes
-    ci8_select_kernels(CI8_ISA_REFERENCE);
-    const ci8_status st_ref = conv_once(op, depthwise, filter, bias, input, ref, 0);
-    ci8_select_kernels(simd);
-    const ci8_status st_got = conv_once(op, depthwise, filter, bias, input, got, 1);
+    const ci8_status st_ref = conv_once(ref_k, op, depthwise, filter, bias, input, ref, 0);
+    const ci8_status st_got = conv_once(simd, op, depthwise, filter, bias, input, got, 1);
     int mismatch = st_ref != st_got;
     if (!mismatch && st_ref == CI8_OK) mismatch = memcmp(ref, got, osize + GUARD) != 0;
     if (st_ref == CI8_OK) ++ok;
@@ -247,8 +244,10 @@ static void fc_run(void *ctx, int32_t begin, int32_t end) {
   fc_case *c = ctx;
   ci8_fully_connected_run(&c->op, c->input, c->output, c->scratch, begin, end);
 }
-static ci8_status fc_once(ci8_fully_connected op, const int8_t *w, const int32_t *bias,
-                          const int8_t *input, int8_t *output, int split) {
+static ci8_status fc_once(const ci8_kernels *k, ci8_fully_connected op, const int8_t *w,
+                          const int32_t *bias, const int8_t *input, int8_t *output, int split) {
+  const ci8_status sel = ci8_fully_connected_select(k, &op);
+  if (sel != CI8_OK) return sel;
   void *prepared = xalloc(ci8_fully_connected_prepared_size(&op));
   const ci8_status st = ci8_fully_connected_prepare(&op, w, bias, prepared);
   if (st == CI8_OK) {
@@ -260,7 +259,8 @@ static ci8_status fc_once(ci8_fully_connected op, const int8_t *w, const int32_t
   free(prepared);
   return st;
 }
-static long fc_cases(long n, ci8_isa simd, long *bad_out, long *ok_out) {
+static long fc_cases(long n, const ci8_kernels *ref_k, const ci8_kernels *simd, long *bad_out,
+                     long *ok_out) {
   long bad = 0, ok = 0;
   for (long i = 0; i < n; ++i) {
     ci8_fully_connected op;
@@ -284,10 +284,8 @@ static long fc_cases(long n, ci8_isa simd, long *bad_out, long *ok_out) {
     int32_t *bias = make_bias(op.output_depth);
     int8_t *ref = xalloc(osize), *got = xalloc(osize);
     memcpy(got + osize, ref + osize, GUARD);
-    ci8_select_kernels(CI8_ISA_REFERENCE);
-    const ci8_status st_ref = fc_once(op, w, bias, input, ref, 0);
-    ci8_select_kernels(simd);
-    const ci8_status st_got = fc_once(op, w, bias, input, got, 1);
+    const ci8_status st_ref = fc_once(ref_k, op, w, bias, input, ref, 0);
+    const ci8_status st_got = fc_once(simd, op, w, bias, input, got, 1);
     int mismatch = st_ref != st_got;
     if (!mismatch && st_ref == CI8_OK) mismatch = memcmp(ref, got, osize + GUARD) != 0;
     if (st_ref == CI8_OK) ++ok;
@@ -305,8 +303,28 @@ static long fc_cases(long n, ci8_isa simd, long *bad_out, long *ok_out) {
   return n;
 }
 
+// ---- binary ops: both tables' ops prepared first, then both run ----
+typedef ci8_status (*binary_select_fn)(const ci8_kernels *, ci8_binary *);
+static void binary_pair(binary_select_fn select, const ci8_kernels *ref_k,
+                        const ci8_kernels *simd, ci8_binary op, const int8_t *a, const int8_t *b,
+                        int8_t *ref, int8_t *got, ci8_status st[2]) {
+  ci8_binary o[2] = {op, op};
+  void *prepared[2] = {NULL, NULL};
+  for (int pass = 0; pass < 2; ++pass) {
+    st[pass] = select(pass == 0 ? ref_k : simd, &o[pass]);
+    if (st[pass] != CI8_OK) continue;
+    prepared[pass] = xalloc(ci8_binary_prepared_size(&o[pass]));
+    st[pass] = ci8_binary_prepare(&o[pass], prepared[pass]);
+  }
+  for (int pass = 0; pass < 2; ++pass)
+    if (st[pass] == CI8_OK) ci8_binary_run(&o[pass], a, b, pass == 0 ? ref : got);
+  free(prepared[0]);
+  free(prepared[1]);
+}
+
 // ---- add (broadcasting) ----
-static long add_cases(long n, ci8_isa simd, long *bad_out, long *ok_out) {
+static long add_cases(long n, const ci8_kernels *ref_k, const ci8_kernels *simd, long *bad_out,
+                      long *ok_out) {
   long bad = 0, ok = 0;
   for (long i = 0; i < n; ++i) {
     ci8_binary op;
@@ -389,14 +407,7 @@ static long add_cases(long n, ci8_isa simd, long *bad_out, long *ok_out) {
     int8_t *ref = xalloc(total), *got = xalloc(total);
     memcpy(got + total, ref + total, GUARD);
     ci8_status st[2];
-    for (int pass = 0; pass < 2; ++pass) {
-      ci8_select_kernels(pass == 0 ? CI8_ISA_REFERENCE : simd);
-      ci8_binary o = op;
-      void *prepared = xalloc(ci8_add_prepared_size(&o));
-      st[pass] = ci8_add_prepare(&o, prepared);
-      if (st[pass] == CI8_OK) ci8_add_run(&o, a, b, pass == 0 ? ref : got);
-      free(prepared);
-    }
+    binary_pair(ci8_add_select, ref_k, simd, op, a, b, ref, got, st);
     int mismatch = st[0] != st[1];
     if (!mismatch && st[0] == CI8_OK) mismatch = memcmp(ref, got, total + GUARD) != 0;
     if (st[0] == CI8_OK) ++ok;
@@ -414,7 +425,8 @@ static long add_cases(long n, ci8_isa simd, long *bad_out, long *ok_out) {
 }
 
 // ---- max / average pool ----
-static long pool_cases(int average, long n, ci8_isa simd, long *bad_out, long *ok_out) {
+static long pool_cases(int average, long n, const ci8_kernels *ref_k, const ci8_kernels *simd,
+                       long *bad_out, long *ok_out) {
   long bad = 0;
   for (long i = 0; i < n; ++i) {
     ci8_pool2d op;
@@ -441,10 +453,12 @@ static long pool_cases(int average, long n, ci8_isa simd, long *bad_out, long *o
     fill_act(input, isize);
     int8_t *ref = xalloc(osize), *got = xalloc(osize);
     memcpy(got + osize, ref + osize, GUARD);
-    ci8_select_kernels(CI8_ISA_REFERENCE);
-    (average ? ci8_average_pool2d_run : ci8_max_pool2d_run)(&op, input, ref);
-    ci8_select_kernels(simd);
-    (average ? ci8_average_pool2d_run : ci8_max_pool2d_run)(&op, input, got);
+    ci8_pool2d op_ref = op, op_got = op;
+    ci8_status (*select)(const ci8_kernels *, ci8_pool2d *) =
+        average ? ci8_average_pool2d_select : ci8_max_pool2d_select;
+    if (select(ref_k, &op_ref) != CI8_OK || select(simd, &op_got) != CI8_OK) ++bad;
+    ci8_pool2d_run(&op_ref, input, ref);
+    ci8_pool2d_run(&op_got, input, got);
     if (memcmp(ref, got, osize + GUARD) != 0) {
       if (bad < 5)
         fprintf(stderr,
@@ -463,7 +477,8 @@ static long pool_cases(int average, long n, ci8_isa simd, long *bad_out, long *o
 }
 
 // ---- prelu (alpha broadcast) ----
-static long prelu_cases(long n, ci8_isa simd, long *bad_out, long *ok_out) {
+static long prelu_cases(long n, const ci8_kernels *ref_k, const ci8_kernels *simd, long *bad_out,
+                        long *ok_out) {
   long bad = 0, ok = 0;
   for (long i = 0; i < n; ++i) {
     ci8_binary op;
@@ -500,14 +515,7 @@ static long prelu_cases(long n, ci8_isa simd, long *bad_out, long *ok_out) {
     int8_t *ref = xalloc(total), *got = xalloc(total);
     memcpy(got + total, ref + total, GUARD);
     ci8_status st[2];
-    for (int pass = 0; pass < 2; ++pass) {
-      ci8_select_kernels(pass == 0 ? CI8_ISA_REFERENCE : simd);
-      ci8_binary o = op;
-      void *prepared = xalloc(ci8_prelu_prepared_size(&o));
-      st[pass] = ci8_prelu_prepare(&o, prepared);
-      if (st[pass] == CI8_OK) ci8_prelu_run(&o, a, b, pass == 0 ? ref : got);
-      free(prepared);
-    }
+    binary_pair(ci8_prelu_select, ref_k, simd, op, a, b, ref, got, st);
     int mismatch = st[0] != st[1];
     if (!mismatch && st[0] == CI8_OK) mismatch = memcmp(ref, got, total + GUARD) != 0;
     if (st[0] == CI8_OK) ++ok;
@@ -524,50 +532,82 @@ static long prelu_cases(long n, ci8_isa simd, long *bad_out, long *ok_out) {
   return n;
 }
 
+// Micro-kernel choice: a depthwise convolution with a channel multiplier the SIMD kernels do not
+// cover must run (and be named) the reference variant. Returns the failures.
+static long check_names(const ci8_kernels *k) {
+  ci8_conv2d op;
+  memset(&op, 0, sizeof op);
+  op.depth_multiplier = 2;
+  long failed = 0;
+  if (ci8_depthwise_conv2d_select(k, &op) != CI8_OK ||
+      strcmp(ci8_conv2d_kernel_name(&op), "qs8-dwconv/ref") != 0) {
+    printf("  depthwise with multiplier 2 selected '%s', expected qs8-dwconv/ref\n",
+           ci8_conv2d_kernel_name(&op));
+    ++failed;
+  }
+  if (ci8_depthwise_conv2d_select(NULL, &op) != CI8_ERR_BAD_PARAMS) ++failed;
+  return failed;
+}
+
+// All case families with table `simd` against the reference table; prints the set's line.
+static void run_set(const char *label, const ci8_kernels *ref_k, const ci8_kernels *simd,
+                    long n) {
+  printf("==> %s\n", label);
+  long set_passed = 0, set_failed = check_names(simd), bad, ok;
+  conv_cases(0, n, ref_k, simd, &bad, &ok);
+  report("conv_2d", n, bad, (int)ok);
+  set_passed += n - bad; set_failed += bad;
+  conv_cases(1, n, ref_k, simd, &bad, &ok);
+  report("depthwise_conv_2d", n, bad, (int)ok);
+  set_passed += n - bad; set_failed += bad;
+  fc_cases(n, ref_k, simd, &bad, &ok);
+  report("fully_connected", n, bad, (int)ok);
+  set_passed += n - bad; set_failed += bad;
+  add_cases(n, ref_k, simd, &bad, &ok);
+  report("add", n, bad, (int)ok);
+  set_passed += n - bad; set_failed += bad;
+  pool_cases(0, n, ref_k, simd, &bad, &ok);
+  report("max_pool_2d", n, bad, (int)ok);
+  set_passed += n - bad; set_failed += bad;
+  pool_cases(1, n, ref_k, simd, &bad, &ok);
+  report("average_pool_2d", n, bad, (int)ok);
+  set_passed += n - bad; set_failed += bad;
+  prelu_cases(n, ref_k, simd, &bad, &ok);
+  report("prelu", n, bad, (int)ok);
+  set_passed += n - bad; set_failed += bad;
+  printf("kernel-test set %s: %ld passed, %ld failed\n", label, set_passed, set_failed);
+  g_passed += set_passed;
+  g_failed += set_failed;
+}
+
 int main(int argc, char **argv) {
   const long n = argc > 1 ? atol(argv[1]) : 3000;
   g_rng = argc > 2 ? strtoull(argv[2], NULL, 0) : 0xFACECA11ull;
-  // Before any ci8_select_kernels call the runtime's default must be the best set.
-  const ci8_isa initial = ci8_selected_isa();
-  const ci8_isa best = ci8_detect_isa();
-  printf("kernel-test: cpu/build best kernel set: %s (default selection: %s)\n",
-         ci8_isa_name(best), ci8_isa_name(initial));
-  if (initial != best) {
-    printf("  default selection is not the best set\n");
-    ++g_failed;
+  const ci8_kernels *ref_k;
+  if (ci8_kernels_get(CI8_ISA_REFERENCE, &ref_k) != CI8_OK) {
+    printf("kernel-test: the reference set is unavailable\nkernel-test: 0 passed, 1 failed\n");
+    return 1;
   }
-  if (ci8_select_kernels(CI8_ISA_REFERENCE) != CI8_ISA_REFERENCE) ++g_failed;
-  const ci8_isa simd = ci8_select_kernels(CI8_ISA_AVX2);
-  if (best == CI8_ISA_AVX2) {
-    printf("  AVX2 available: comparing the AVX2 set with the reference set\n");
-    if (simd != CI8_ISA_AVX2) ++g_failed;
-  } else {
-    printf("  AVX2 unavailable on this CPU/build: selecting avx2 gave '%s'; running "
-           "reference-only checks (full vs. split runs)\n", ci8_isa_name(simd));
-    if (simd != best) ++g_failed;  // must fall back
+  printf("kernel-test: %s; best kernel set: %s\n", ci8_cpu_description(),
+         ci8_isa_name(ci8_best_isa()));
+  int simd_sets = 0;
+  for (int i = 0; i < CI8_ISA_COUNT; ++i) {
+    const ci8_isa isa = (ci8_isa)i;
+    const ci8_kernels *k;
+    const ci8_status st = ci8_kernels_get(isa, &k);
+    printf("  %-9s %s\n", ci8_isa_name(isa), st == CI8_OK ? "available" : ci8_status_message(st));
+    if ((st == CI8_OK) != (k != NULL) || (st == CI8_OK && ci8_kernels_isa(k) != isa)) ++g_failed;
+    if (st == CI8_OK && isa != CI8_ISA_REFERENCE) ++simd_sets;
   }
-  long bad, ok;
-  conv_cases(0, n, simd, &bad, &ok);
-  report("conv_2d", n, bad, (int)ok);
-  g_passed += n - bad; g_failed += bad;
-  conv_cases(1, n, simd, &bad, &ok);
-  report("depthwise_conv_2d", n, bad, (int)ok);
-  g_passed += n - bad; g_failed += bad;
-  fc_cases(n, simd, &bad, &ok);
-  report("fully_connected", n, bad, (int)ok);
-  g_passed += n - bad; g_failed += bad;
-  add_cases(n, simd, &bad, &ok);
-  report("add", n, bad, (int)ok);
-  g_passed += n - bad; g_failed += bad;
-  pool_cases(0, n, simd, &bad, &ok);
-  report("max_pool_2d", n, bad, (int)ok);
-  g_passed += n - bad; g_failed += bad;
-  pool_cases(1, n, simd, &bad, &ok);
-  report("average_pool_2d", n, bad, (int)ok);
-  g_passed += n - bad; g_failed += bad;
-  prelu_cases(n, simd, &bad, &ok);
-  report("prelu", n, bad, (int)ok);
-  g_passed += n - bad; g_failed += bad;
+  for (int i = 0; i < CI8_ISA_COUNT; ++i) {
+    const ci8_kernels *k;
+    if (i == CI8_ISA_REFERENCE || ci8_kernels_get((ci8_isa)i, &k) != CI8_OK) continue;
+    run_set(ci8_isa_name((ci8_isa)i), ref_k, k, n);
+  }
+  if (simd_sets == 0) {
+    if (ci8_best_isa() != CI8_ISA_REFERENCE) ++g_failed;
+    run_set("reference-fallback", ref_k, ref_k, n);
+  }
   printf("kernel-test: %ld passed, %ld failed\n", g_passed, g_failed);
   return g_failed == 0 ? 0 : 1;
 }

@@ -8,14 +8,16 @@ Steps:
   2. Recomputes the outputs of every model case in Tests/Int8RuntimeTests/Golden/models/<case>/
      (model-ref.txt names a repo-relative .tflite; input<i>.bin given) with LiteRT and compares
      them with the committed output<i>.bin.
-  3. Unless --no-facecam: runs `facecam invoke MODEL -i input0.bin ... -o out0.bin ...` on every
-     case and compares each output with the golden bytes. The binary is $FACECAM, or else
+  3. Unless --no-facecam: runs `facecam invoke MODEL --kernels SET -i input0.bin ... -o out0.bin
+     ...` on every case, once per kernel set that runs on this machine (reference, avx2, neon,
+     neon-dot; a set facecam refuses as not built or not supported here is listed as skipped),
+     and compares each output with the golden bytes. The binary is $FACECAM, or else
      `swift build -c release --product facecam` is run and its bin path used.
 
 Output: one line per differing output (case, output index, first differing byte, max abs diff
-in the tensor's type), then `identical: N/M` where M counts outputs (cases x outputs per case)
-and N those that were identical in every step that ran. Exit status 0 only if N == M and no
-golden was stale.
+in the tensor's type), then per kernel set `identical: N/M (kernels SET)` where M counts outputs
+(cases x outputs per case) and N those that were identical in every step that ran, and last
+`identical: N/M` over every set. Exit status 0 only if N == M and no golden was stale.
 """
 import argparse
 import os
@@ -145,8 +147,25 @@ def facecam_binary():
     return str(Path(bin_dir) / "facecam")
 
 
-def check_facecam(case_dirs, verdict):
-    exe = facecam_binary()
+KERNEL_SETS = ("reference", "avx2", "neon", "neon-dot")
+UNAVAILABLE = ("is not built for this architecture", "is not supported by this CPU")
+
+
+def kernel_set_runs(exe, kernels, case_dirs):
+    """True when facecam accepts --kernels here; False (and a note) when it refuses the set."""
+    label, d = case_dirs[0]
+    r = subprocess.run([exe, "invoke", str(model_of(d)), "--kernels", kernels] +
+                       [a for f in numbered(d, "input") for a in ("-i", str(f))],
+                       capture_output=True, text=True)
+    msg = (r.stderr or r.stdout).strip()
+    if r.returncode != 0 and any(u in msg for u in UNAVAILABLE):
+        why = next(line for line in msg.splitlines() if any(u in line for u in UNAVAILABLE))
+        print(f"kernels {kernels}: skipped ({why.removeprefix('Error: ')})")
+        return False
+    return True
+
+
+def check_facecam(case_dirs, verdict, exe, kernels):
     tmp = Path(tempfile.mkdtemp(prefix="facecam-out-"))
     try:
         for label, d in case_dirs:
@@ -156,7 +175,7 @@ def check_facecam(case_dirs, verdict):
             for o in outs:
                 if o.exists():
                     o.unlink()
-            cmd = [exe, "invoke", str(model)]
+            cmd = [exe, "invoke", str(model), "--kernels", kernels]
             for f in numbered(d, "input"):
                 cmd += ["-i", str(f)]
             for o in outs:
@@ -164,7 +183,7 @@ def check_facecam(case_dirs, verdict):
             r = subprocess.run(cmd, capture_output=True, text=True)
             if r.returncode != 0:
                 msg = (r.stderr or r.stdout).strip().splitlines()
-                print(f"{label}: facecam failed ({r.returncode}): {msg[-1] if msg else ''}")
+                print(f"{label} ({kernels}): facecam failed ({r.returncode}): {msg[-1] if msg else ''}")
                 for k in range(len(wants)):
                     verdict[(label, k)] = False
                 continue
@@ -176,7 +195,8 @@ def check_facecam(case_dirs, verdict):
                     if dtypes is None:
                         dtypes = output_dtypes(model)
                     first, md = describe_diff(got, want, dtypes[k])
-                    print(f"{label} output{k}: first differing byte {first}, max abs diff {md}")
+                    print(f"{label} output{k} ({kernels}): first differing byte {first}, max abs diff "
+                          f"{md}")
                     verdict[(label, k)] = False
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -206,12 +226,23 @@ def main():
             verdict[(label, k)] = True
 
     check_models(problems, verdict)
+    ok, total = sum(verdict.values()), len(verdict)
     if not args.no_facecam:
-        check_facecam(case_dirs, verdict)
-
-    ok = sum(verdict.values())
-    print(f"identical: {ok}/{len(verdict)}")
-    return 0 if ok == len(verdict) and not problems else 1
+        exe = facecam_binary()
+        ok = total = 0
+        for kernels in KERNEL_SETS:
+            if not kernel_set_runs(exe, kernels, case_dirs):
+                continue
+            per_set = dict(verdict)
+            check_facecam(case_dirs, per_set, exe, kernels)
+            n = sum(per_set.values())
+            print(f"identical: {n}/{len(per_set)} (kernels {kernels})")
+            ok, total = ok + n, total + len(per_set)
+        if total == 0:
+            print("no kernel set ran")
+            problems.append("no kernel set ran")
+    print(f"identical: {ok}/{total}")
+    return 0 if ok == total and not problems else 1
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 
 Compiles Sources/CInt8 into tools/.cache/libcint8.so with gcc -O2, rebuilds every single-op
 case of cases.py, runs it on LiteRT's built-in kernels and on the C kernel with the parameters
-a runtime would derive from the model, and compares bytes. Prints per-op pass counts.
+a runtime would derive from the model (micro-kernel selected from the --kernels table, called
+through the descriptor's ukernel pointers as cint8.h's inline wrappers do), and compares bytes.
+Prints per-op pass counts.
 """
 import argparse
 import ctypes as C
@@ -26,6 +28,7 @@ CACHE = ROOT / "tools" / ".cache"
 
 I32, F = C.c_int32, C.c_float
 MAXR = 6
+ISAS = {"reference": 0, "avx2": 1, "neon": 2, "neon-dot": 3}  # ci8_isa
 
 
 class Conv(C.Structure):
@@ -35,7 +38,8 @@ class Conv(C.Structure):
         "dilation_width padding_top padding_left depth_multiplier").split()] + [
         ("input_scale", F), ("output_scale", F), ("input_zero_point", I32),
         ("output_zero_point", I32), ("activation_min", I32), ("activation_max", I32),
-        ("filter_scales", C.POINTER(F)), ("filter_scale_count", I32), ("prepared", C.c_void_p)]
+        ("filter_scales", C.POINTER(F)), ("filter_scale_count", I32), ("prepared", C.c_void_p),
+        ("ukernel", C.c_void_p)]
 
 
 class FC(C.Structure):
@@ -43,7 +47,7 @@ class FC(C.Structure):
                 ("input_scale", F), ("output_scale", F), ("input_zero_point", I32),
                 ("output_zero_point", I32), ("activation_min", I32), ("activation_max", I32),
                 ("filter_scales", C.POINTER(F)), ("filter_scale_count", I32),
-                ("prepared", C.c_void_p)]
+                ("prepared", C.c_void_p), ("ukernel", C.c_void_p)]
 
 
 class Broadcast(C.Structure):
@@ -55,20 +59,21 @@ class Binary(C.Structure):
     _fields_ = [("shape", Broadcast), ("input1_scale", F), ("input2_scale", F),
                 ("output_scale", F), ("input1_zero_point", I32), ("input2_zero_point", I32),
                 ("output_zero_point", I32), ("activation_min", I32), ("activation_max", I32),
-                ("prepared", C.c_void_p)]
+                ("prepared", C.c_void_p), ("ukernel", C.c_void_p)]
 
 
 class Pool(C.Structure):
     _fields_ = [(n, I32) for n in (
         "batches input_height input_width channels output_height output_width filter_height "
         "filter_width stride_height stride_width padding_top padding_left activation_min "
-        "activation_max").split()]
+        "activation_max").split()] + [("ukernel", C.c_void_p)]
 
 
 class Mean(C.Structure):
     _fields_ = [("batches", I32), ("height", I32), ("width", I32), ("channels", I32),
                 ("input_scale", F), ("output_scale", F), ("input_zero_point", I32),
-                ("output_zero_point", I32), ("keep_dims", I32), ("prepared", C.c_void_p)]
+                ("output_zero_point", I32), ("keep_dims", I32), ("prepared", C.c_void_p),
+                ("ukernel", C.c_void_p)]
 
 
 class Pad(C.Structure):
@@ -83,7 +88,7 @@ class Concat(C.Structure):
 class Softmax(C.Structure):
     _fields_ = [("rows", I32), ("depth", I32), ("beta", F), ("input_scale", F),
                 ("output_scale", F), ("input_zero_point", I32), ("output_zero_point", I32),
-                ("prepared", C.c_void_p)]
+                ("prepared", C.c_void_p), ("ukernel", C.c_void_p)]
 
 
 class UnaryQ(C.Structure):
@@ -97,12 +102,46 @@ class Resize(C.Structure):
         "half_pixel_centers").split()]
 
 
+# Micro-kernel interfaces (cint8.h ci8_*_ukernel); descriptors are passed as addresses.
+V, P8, SZ, ST = C.c_void_p, C.POINTER(C.c_int8), C.c_size_t, C.c_int
+
+
+class ConvUK(C.Structure):  # also FULLY_CONNECTED: the same fields and argument kinds
+    _fields_ = [("name", C.c_char_p), ("supports", V), ("prepared_size", C.CFUNCTYPE(SZ, V)),
+                ("prepare", C.CFUNCTYPE(ST, V, P8, C.POINTER(I32), V)),
+                ("scratch_size", C.CFUNCTYPE(SZ, V)),
+                ("run", C.CFUNCTYPE(None, V, P8, P8, V, I32, I32))]
+
+
+class BinaryUK(C.Structure):
+    _fields_ = [("name", C.c_char_p), ("supports", V), ("prepared_size", C.CFUNCTYPE(SZ, V)),
+                ("prepare", C.CFUNCTYPE(ST, V, V)), ("run", C.CFUNCTYPE(None, V, P8, P8, P8))]
+
+
+class PoolUK(C.Structure):
+    _fields_ = [("name", C.c_char_p), ("supports", V), ("run", C.CFUNCTYPE(None, V, P8, P8))]
+
+
+class MeanUK(C.Structure):
+    _fields_ = [("name", C.c_char_p), ("supports", V), ("prepared_size", C.CFUNCTYPE(SZ, V)),
+                ("prepare", C.CFUNCTYPE(ST, V, V)), ("scratch_size", C.CFUNCTYPE(SZ, V)),
+                ("run", C.CFUNCTYPE(None, V, P8, P8, V))]
+
+
+class SoftmaxUK(C.Structure):
+    _fields_ = [("name", C.c_char_p), ("supports", V), ("prepared_size", C.CFUNCTYPE(SZ, V)),
+                ("prepare", C.CFUNCTYPE(ST, V, V)), ("run", C.CFUNCTYPE(None, V, P8, P8))]
+
+
+def ukernel(desc, kind):
+    return C.cast(desc.ukernel, C.POINTER(kind)).contents
+
+
 def build_lib():
     CACHE.mkdir(parents=True, exist_ok=True)
     out = CACHE / "libcint8.so"
-    srcs = [SRC / "dispatch.c"] + sorted((SRC / "reference").glob("*.c"))
-    newest = max(p.stat().st_mtime for p in srcs + list((SRC / "include").glob("*.h")) +
-                 list((SRC / "reference").glob("*.h")))
+    srcs = [SRC / "kernels.c"] + sorted(SRC.glob("*/*.c"))
+    newest = max(p.stat().st_mtime for p in srcs + list(SRC.glob("*/*.h")))
     if not out.exists() or out.stat().st_mtime < newest:
         cmd = ["gcc", "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-D_GNU_SOURCE",
                "-fPIC", "-shared", "-I", str(SRC / "include"), "-o", str(out)] + [
@@ -143,15 +182,12 @@ def padding(pad, size, k, stride, dil, out):
 
 
 class Runner:
-    def __init__(self, lib):
+    def __init__(self, lib, table):
         self.lib = lib
-        for name in ("ci8_conv2d_prepared_size", "ci8_depthwise_conv2d_prepared_size",
-                     "ci8_fully_connected_prepared_size", "ci8_add_prepared_size",
-                     "ci8_mul_prepared_size", "ci8_prelu_prepared_size",
-                     "ci8_mean_hw_prepared_size", "ci8_softmax_prepared_size"):
-            getattr(lib, name).restype = C.c_size_t
-        lib.ci8_select_kernels.restype = C.c_int
-        lib.ci8_detect_isa.restype = C.c_int
+        self.table = table
+
+    def select(self, name, desc):
+        self.check(getattr(self.lib, f"ci8_{name}_select")(self.table, C.byref(desc)))
 
     def buf(self, n):
         return np.zeros(max(int(n), 1) + 64, np.uint8)
@@ -198,11 +234,13 @@ class Runner:
                      padding(o["Padding"], wd, kw, o["StrideW"], o["DilationWFactor"], ow),
                      o.get("DepthMultiplier", 1), f32(iq[0]), f32(oq[0]), iq[1], oq[1], lo, hi,
                      ptr(fs, F), len(fs), None)
-            pre = "ci8_conv2d" if op == "CONV_2D" else "ci8_depthwise_conv2d"
-            b = self.buf(getattr(L, pre + "_prepared_size")(C.byref(s)))
+            self.select("conv2d" if op == "CONV_2D" else "depthwise_conv2d", s)
+            k, a = ukernel(s, ConvUK), C.addressof(s)
+            b = self.buf(k.prepared_size(a))
             bp = ptr(bias.astype(np.int32), I32) if bias is not None else None
-            self.check(getattr(L, pre + "_prepare")(C.byref(s), ptr(w), bp, self.aligned(b)))
-            getattr(L, pre + "_run")(C.byref(s), ptr(x), ptr(out), None, 0, oh)
+            self.check(k.prepare(a, ptr(w), bp, self.aligned(b)))
+            scratch = self.buf(k.scratch_size(a))
+            k.run(a, ptr(x), ptr(out), self.aligned(scratch), 0, oh)
         elif op == "FULLY_CONNECTED":
             x, w = vals[0], vals[1]
             bias = vals[2] if len(vals) > 2 else None
@@ -212,10 +250,13 @@ class Runner:
             batches = x.size // d_in
             s = FC(batches, d_in, d_out, f32(iq[0]), f32(oq[0]), iq[1], oq[1], lo, hi,
                    ptr(fs, F), len(fs), None)
-            b = self.buf(L.ci8_fully_connected_prepared_size(C.byref(s)))
+            self.select("fully_connected", s)
+            k, a = ukernel(s, ConvUK), C.addressof(s)
+            b = self.buf(k.prepared_size(a))
             bp = ptr(bias.astype(np.int32), I32) if bias is not None else None
-            self.check(L.ci8_fully_connected_prepare(C.byref(s), ptr(w), bp, self.aligned(b)))
-            L.ci8_fully_connected_run(C.byref(s), ptr(x), ptr(out), None, 0, batches)
+            self.check(k.prepare(a, ptr(w), bp, self.aligned(b)))
+            scratch = self.buf(k.scratch_size(a))
+            k.run(a, ptr(x), ptr(out), self.aligned(scratch), 0, batches)
         elif op in ("ADD", "MUL", "PRELU"):
             a, bb = vals[0], vals[1]
             oshape = list(out.shape)
@@ -234,10 +275,11 @@ class Runner:
             lo, hi = act_range(o.get("FusedActivationFunction", 0), *oq)
             s = Binary(bc, f32(iq[0]), f32(q2[0]), f32(oq[0]), iq[1], q2[1], oq[1], lo, hi,
                        None)
-            pre = {"ADD": "ci8_add", "MUL": "ci8_mul", "PRELU": "ci8_prelu"}[op]
-            b = self.buf(getattr(L, pre + "_prepared_size")(C.byref(s)))
-            self.check(getattr(L, pre + "_prepare")(C.byref(s), self.aligned(b)))
-            getattr(L, pre + "_run")(C.byref(s), ptr(a), ptr(bb), ptr(out))
+            self.select(op.lower(), s)
+            k, d = ukernel(s, BinaryUK), C.addressof(s)
+            b = self.buf(k.prepared_size(d))
+            self.check(k.prepare(d, self.aligned(b)))
+            k.run(d, ptr(a), ptr(bb), ptr(out))
         elif op in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
             x = vals[0]
             n, h, wd, ch = x.shape
@@ -247,16 +289,19 @@ class Runner:
                      o["StrideW"], padding(o["Padding"], h, o["FilterHeight"], o["StrideH"], 1,
                                            oh),
                      padding(o["Padding"], wd, o["FilterWidth"], o["StrideW"], 1, ow), lo, hi)
-            fn = L.ci8_max_pool2d_run if op == "MAX_POOL_2D" else L.ci8_average_pool2d_run
-            fn(C.byref(s), ptr(x), ptr(out))
+            self.select("max_pool2d" if op == "MAX_POOL_2D" else "average_pool2d", s)
+            ukernel(s, PoolUK).run(C.addressof(s), ptr(x), ptr(out))
         elif op == "MEAN":
             x = vals[0]
             n, h, wd, ch = x.shape
             s = Mean(n, h, wd, ch, f32(iq[0]), f32(oq[0]), iq[1], oq[1], int(o["KeepDims"]),
                      None)
-            b = self.buf(L.ci8_mean_hw_prepared_size(C.byref(s)))
-            self.check(L.ci8_mean_hw_prepare(C.byref(s), self.aligned(b)))
-            L.ci8_mean_hw_run(C.byref(s), ptr(x), ptr(out), None)
+            self.select("mean_hw", s)
+            k, a = ukernel(s, MeanUK), C.addressof(s)
+            b = self.buf(k.prepared_size(a))
+            self.check(k.prepare(a, self.aligned(b)))
+            scratch = self.buf(k.scratch_size(a))
+            k.run(a, ptr(x), ptr(out), self.aligned(scratch))
         elif op in ("PAD", "PADV2"):
             x, pads = vals[0], vals[1]
             r = x.ndim
@@ -279,9 +324,11 @@ class Runner:
             depth = x.shape[-1]
             s = Softmax(x.size // depth, depth, f32(o["Beta"]), f32(iq[0]), f32(oq[0]), iq[1],
                         oq[1], None)
-            b = self.buf(L.ci8_softmax_prepared_size(C.byref(s)))
-            self.check(L.ci8_softmax_prepare(C.byref(s), self.aligned(b)))
-            L.ci8_softmax_run(C.byref(s), ptr(x), ptr(out))
+            self.select("softmax", s)
+            k, a = ukernel(s, SoftmaxUK), C.addressof(s)
+            b = self.buf(k.prepared_size(a))
+            self.check(k.prepare(a, self.aligned(b)))
+            k.run(a, ptr(x), ptr(out))
         elif op in ("LOGISTIC", "TANH", "RELU", "RELU6", "RELU_N1_TO_1", "LEAKY_RELU",
                     "HARD_SWISH") or (op == "QUANTIZE" and ins[0]["dtype"] == "int8"):
             x = vals[0]
@@ -341,10 +388,17 @@ def main():
                     help="case seed (default: the committed goldens' seed); other seeds stress "
                          "the kernels on fresh random cases")
     ap.add_argument("-v", "--verbose", action="store_true", help="show mismatching values")
+    ap.add_argument("--kernels", default="reference", choices=list(ISAS),
+                    help="kernel set whose micro-kernels run (default: reference)")
     args = ap.parse_args()
     lib = build_lib()
-    runner = Runner(lib)
-    lib.ci8_select_kernels(lib.ci8_detect_isa())
+    table = C.c_void_p()
+    st = lib.ci8_kernels_get(ISAS[args.kernels], C.byref(table))
+    if st != 0:
+        lib.ci8_status_message.restype = C.c_char_p
+        print(f"--kernels {args.kernels}: {lib.ci8_status_message(st).decode()}")
+        return 2
+    runner = Runner(lib, table)
     stats = defaultdict(lambda: [0, 0])
     for case in cases_mod.all_cases(args.seed):
         if args.filter not in case["name"]:

@@ -1,23 +1,38 @@
 // cint8: int8 kernels with TensorFlow Lite's int8 semantics, bit for bit.
 //
-// Every op follows one life cycle, so that a runtime does all work that does not depend on the
-// activations once, at load time:
+// Kernel sets. Each kernel set (reference, AVX2, NEON, NEON dot product) is an immutable table
+// of micro-kernels (kernels.c). A runtime gets one table per interpreter with ci8_kernels_get()
+// and keeps it; nothing in the library is global, so interpreters with different sets can live
+// side by side in one process.
+//
+// Every op with a table entry follows one life cycle, so that a runtime does all work that does
+// not depend on the activations once, at load time:
 //
 //   1. The caller fills an op descriptor (geometry, zero points, scales, activation clamp).
-//   2. ci8_<op>_prepared_size(op)   -> bytes the op needs for prepared data (packed weights,
+//   2. ci8_<op>_select(kernels, op)  picks the micro-kernel for this descriptor: the set's first
+//                                    variant that supports it, else the reference variant, and
+//                                    stores it in op->ukernel. ci8_<op>_kernel_name(op) names it.
+//   3. ci8_<op>_prepared_size(op)    -> bytes the op needs for prepared data (packed weights,
 //                                      per-channel multipliers, lookup tables), 64-byte aligned.
-//   3. ci8_<op>_prepare(op, constants..., prepared) computes them into caller-owned memory and
+//   4. ci8_<op>_prepare(op, constants..., prepared) computes them into caller-owned memory and
 //      stores the pointer in op->prepared. Returns CI8_OK or a CI8_ERR_* code; never allocates.
-//   4. ci8_<op>_scratch_size(op)    -> bytes of scratch the run needs (0 for most ops); the
+//   5. ci8_<op>_scratch_size(op)     -> bytes of scratch the run needs (0 for most ops); the
 //                                      caller places it in its arena.
-//   5. ci8_<op>_run(op, inputs..., outputs...) per inference: no allocation, no I/O, no locks.
+//   6. ci8_<op>_run(op, inputs..., outputs...) per inference: no allocation, no I/O, no locks.
+//
+// Steps 3-6 call through op->ukernel, so the run always uses the variant that packed the
+// weights: prepared-data layout is private to that variant. Copying a descriptor after prepare
+// keeps both pointers (prepared data and micro-kernel) together.
+//
+// Ops whose only kernel is the portable one (PAD, CONCATENATION, RESIZE_*, lookup-table
+// activations, QUANTIZE/DEQUANTIZE) are plain functions; CI8_KERNEL_* names them.
+//
+// Micro-kernel names follow one grammar, XNNPACK style: "<datatype>-<op>/<tile>-<isa>", e.g.
+// "qs8-gemm/4x16-avx2" (a 4-pixel x 16-channel GEMM tile), "qs8-dwconv/4x16c-avx2",
+// "qs8-conv/ref" (the portable reference kernel has no tile and says "ref").
 //
 // Tensors are dense, row-major, NHWC for images. The kernels trust their descriptors: the
-// runtime validates shapes and parameters before calling prepare.
-//
-// Prepared-data layout is private to the kernel set that was selected at run time (reference,
-// AVX2, NEON, NEON dot product), so prepare and run must see the same selection; the selection
-// is made once, by ci8_select_kernels(), before any prepare.
+// runtime validates shapes and parameters before calling select and prepare.
 #ifndef CINT8_H
 #define CINT8_H
 
@@ -29,31 +44,39 @@ extern "C" {
 #endif
 
 // ---------------------------------------------------------------------------------------------
-// Status, kernel selection
+// Status, kernel sets
 
 typedef enum ci8_status {
   CI8_OK = 0,
   CI8_ERR_BAD_PARAMS = 1,   // a descriptor field is out of range (negative size, zero stride...)
   CI8_ERR_BAD_SCALE = 2,    // a scale is zero, negative, not finite, or its multiplier overflows
   CI8_ERR_UNSUPPORTED = 3,  // a legal TFLite configuration this kernel set does not implement
+  CI8_ERR_NOT_BUILT = 4,    // the kernel set is not compiled into this build (other architecture)
+  CI8_ERR_CPU_UNSUPPORTED = 5,  // the kernel set is built but this CPU lacks its instructions
 } ci8_status;
 
 const char *ci8_status_message(ci8_status status);
 
 typedef enum ci8_isa {
-  CI8_ISA_REFERENCE = 0,
-  CI8_ISA_AVX2 = 1,
-  CI8_ISA_NEON = 2,
-  CI8_ISA_NEON_DOT = 3,
+  CI8_ISA_REFERENCE = 0,  // portable C, everywhere
+  CI8_ISA_AVX2 = 1,       // x86-64 with AVX2 and FMA
+  CI8_ISA_NEON = 2,       // Armv8.0 AArch64 Advanced SIMD
+  CI8_ISA_NEON_DOT = 3,   // Armv8.2 dot product (sdot)
+  CI8_ISA_COUNT = 4,
 } ci8_isa;
 
-// Best ISA this CPU supports (and this build contains).
-ci8_isa ci8_detect_isa(void);
-// Selects the kernel set used by every later prepare/run. Returns the ISA actually selected
-// (an unavailable request falls back to the best available one below it).
-ci8_isa ci8_select_kernels(ci8_isa requested);
-ci8_isa ci8_selected_isa(void);
-const char *ci8_isa_name(ci8_isa isa);
+// One kernel set's table of micro-kernels: immutable, static lifetime.
+typedef struct ci8_kernels ci8_kernels;
+
+// The table of `isa`: CI8_OK, CI8_ERR_NOT_BUILT or CI8_ERR_CPU_UNSUPPORTED (then *table is NULL).
+// Never a silent fallback to another set.
+ci8_status ci8_kernels_get(ci8_isa isa, const ci8_kernels **table);
+// The fastest set this build contains and this CPU supports.
+ci8_isa ci8_best_isa(void);
+ci8_isa ci8_kernels_isa(const ci8_kernels *table);
+const char *ci8_isa_name(ci8_isa isa);  // "reference", "avx2", "neon", "neon-dot"
+// The CPU as the kernel sets see it, for messages: e.g. "x86-64 with avx2, fma".
+const char *ci8_cpu_description(void);
 
 // ---------------------------------------------------------------------------------------------
 // Fixed-point helpers (TFLite's QuantizeMultiplier / MultiplyByQuantizedMultiplier, with
@@ -88,23 +111,44 @@ typedef struct ci8_conv2d {
   const float *filter_scales;
   int32_t filter_scale_count;
   void *prepared;                      // set by prepare
+  const struct ci8_conv2d_ukernel *ukernel;  // set by select
 } ci8_conv2d;
 
-size_t ci8_conv2d_prepared_size(const ci8_conv2d *op);
-ci8_status ci8_conv2d_prepare(ci8_conv2d *op, const int8_t *filter, const int32_t *bias,
-                              void *prepared);
-size_t ci8_conv2d_scratch_size(const ci8_conv2d *op);
-// Computes output rows [row_begin, row_end) of every batch (0 <= row_begin <= row_end <=
-// output_height), so that a caller can split the work across threads.
-void ci8_conv2d_run(const ci8_conv2d *op, const int8_t *input, int8_t *output, void *scratch,
-                    int32_t row_begin, int32_t row_end);
+// A CONV_2D or DEPTHWISE_CONV_2D micro-kernel. supports == NULL: every descriptor.
+typedef struct ci8_conv2d_ukernel {
+  const char *name;
+  int (*supports)(const ci8_conv2d *op);
+  size_t (*prepared_size)(const ci8_conv2d *op);
+  ci8_status (*prepare)(ci8_conv2d *op, const int8_t *filter, const int32_t *bias,
+                        void *prepared);
+  size_t (*scratch_size)(const ci8_conv2d *op);
+  // Computes output rows [row_begin, row_end) of every batch (0 <= row_begin <= row_end <=
+  // output_height), so that a caller can split the work across threads.
+  void (*run)(const ci8_conv2d *op, const int8_t *input, int8_t *output, void *scratch,
+              int32_t row_begin, int32_t row_end);
+} ci8_conv2d_ukernel;
 
-size_t ci8_depthwise_conv2d_prepared_size(const ci8_conv2d *op);
-ci8_status ci8_depthwise_conv2d_prepare(ci8_conv2d *op, const int8_t *filter,
-                                        const int32_t *bias, void *prepared);
-size_t ci8_depthwise_conv2d_scratch_size(const ci8_conv2d *op);
-void ci8_depthwise_conv2d_run(const ci8_conv2d *op, const int8_t *input, int8_t *output,
-                              void *scratch, int32_t row_begin, int32_t row_end);
+ci8_status ci8_conv2d_select(const ci8_kernels *kernels, ci8_conv2d *op);
+ci8_status ci8_depthwise_conv2d_select(const ci8_kernels *kernels, ci8_conv2d *op);
+
+// Both ops share the descriptor and the micro-kernel interface.
+static inline const char *ci8_conv2d_kernel_name(const ci8_conv2d *op) {
+  return op->ukernel->name;
+}
+static inline size_t ci8_conv2d_prepared_size(const ci8_conv2d *op) {
+  return op->ukernel->prepared_size(op);
+}
+static inline ci8_status ci8_conv2d_prepare(ci8_conv2d *op, const int8_t *filter,
+                                            const int32_t *bias, void *prepared) {
+  return op->ukernel->prepare(op, filter, bias, prepared);
+}
+static inline size_t ci8_conv2d_scratch_size(const ci8_conv2d *op) {
+  return op->ukernel->scratch_size(op);
+}
+static inline void ci8_conv2d_run(const ci8_conv2d *op, const int8_t *input, int8_t *output,
+                                  void *scratch, int32_t row_begin, int32_t row_end) {
+  op->ukernel->run(op, input, output, scratch, row_begin, row_end);
+}
 
 // ---------------------------------------------------------------------------------------------
 // FULLY_CONNECTED: input [batches][input_depth], weights [output_depth][input_depth].
@@ -117,15 +161,41 @@ typedef struct ci8_fully_connected {
   const float *filter_scales;          // output_depth entries, or 1
   int32_t filter_scale_count;
   void *prepared;
+  const struct ci8_fully_connected_ukernel *ukernel;
 } ci8_fully_connected;
 
-size_t ci8_fully_connected_prepared_size(const ci8_fully_connected *op);
-ci8_status ci8_fully_connected_prepare(ci8_fully_connected *op, const int8_t *weights,
-                                       const int32_t *bias, void *prepared);
-size_t ci8_fully_connected_scratch_size(const ci8_fully_connected *op);
-// Computes batches [batch_begin, batch_end).
-void ci8_fully_connected_run(const ci8_fully_connected *op, const int8_t *input, int8_t *output,
-                             void *scratch, int32_t batch_begin, int32_t batch_end);
+typedef struct ci8_fully_connected_ukernel {
+  const char *name;
+  int (*supports)(const ci8_fully_connected *op);
+  size_t (*prepared_size)(const ci8_fully_connected *op);
+  ci8_status (*prepare)(ci8_fully_connected *op, const int8_t *weights, const int32_t *bias,
+                        void *prepared);
+  size_t (*scratch_size)(const ci8_fully_connected *op);
+  // Computes batches [batch_begin, batch_end).
+  void (*run)(const ci8_fully_connected *op, const int8_t *input, int8_t *output, void *scratch,
+              int32_t batch_begin, int32_t batch_end);
+} ci8_fully_connected_ukernel;
+
+ci8_status ci8_fully_connected_select(const ci8_kernels *kernels, ci8_fully_connected *op);
+static inline const char *ci8_fully_connected_kernel_name(const ci8_fully_connected *op) {
+  return op->ukernel->name;
+}
+static inline size_t ci8_fully_connected_prepared_size(const ci8_fully_connected *op) {
+  return op->ukernel->prepared_size(op);
+}
+static inline ci8_status ci8_fully_connected_prepare(ci8_fully_connected *op,
+                                                     const int8_t *weights, const int32_t *bias,
+                                                     void *prepared) {
+  return op->ukernel->prepare(op, weights, bias, prepared);
+}
+static inline size_t ci8_fully_connected_scratch_size(const ci8_fully_connected *op) {
+  return op->ukernel->scratch_size(op);
+}
+static inline void ci8_fully_connected_run(const ci8_fully_connected *op, const int8_t *input,
+                                           int8_t *output, void *scratch, int32_t batch_begin,
+                                           int32_t batch_end) {
+  op->ukernel->run(op, input, output, scratch, batch_begin, batch_end);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Broadcasting binary ops (ADD, MUL, PRELU's alpha). Shapes are right-aligned to CI8_MAX_RANK
@@ -145,23 +215,35 @@ typedef struct ci8_binary {
   int32_t input1_zero_point, input2_zero_point, output_zero_point;
   int32_t activation_min, activation_max;
   void *prepared;
+  const struct ci8_binary_ukernel *ukernel;
 } ci8_binary;
 
-size_t ci8_add_prepared_size(const ci8_binary *op);
-ci8_status ci8_add_prepare(ci8_binary *op, void *prepared);
-void ci8_add_run(const ci8_binary *op, const int8_t *input1, const int8_t *input2,
-                 int8_t *output);
+// ADD, MUL and PRELU micro-kernels. PRELU: input1 = input, input2 = alpha (broadcast),
+// output = x >= 0 ? x : alpha * x.
+typedef struct ci8_binary_ukernel {
+  const char *name;
+  int (*supports)(const ci8_binary *op);
+  size_t (*prepared_size)(const ci8_binary *op);
+  ci8_status (*prepare)(ci8_binary *op, void *prepared);
+  void (*run)(const ci8_binary *op, const int8_t *input1, const int8_t *input2, int8_t *output);
+} ci8_binary_ukernel;
 
-size_t ci8_mul_prepared_size(const ci8_binary *op);
-ci8_status ci8_mul_prepare(ci8_binary *op, void *prepared);
-void ci8_mul_run(const ci8_binary *op, const int8_t *input1, const int8_t *input2,
-                 int8_t *output);
-
-// PRELU: input1 = input, input2 = alpha (broadcast). output = x >= 0 ? x : alpha * x.
-size_t ci8_prelu_prepared_size(const ci8_binary *op);
-ci8_status ci8_prelu_prepare(ci8_binary *op, void *prepared);
-void ci8_prelu_run(const ci8_binary *op, const int8_t *input, const int8_t *alpha,
-                   int8_t *output);
+ci8_status ci8_add_select(const ci8_kernels *kernels, ci8_binary *op);
+ci8_status ci8_mul_select(const ci8_kernels *kernels, ci8_binary *op);
+ci8_status ci8_prelu_select(const ci8_kernels *kernels, ci8_binary *op);
+static inline const char *ci8_binary_kernel_name(const ci8_binary *op) {
+  return op->ukernel->name;
+}
+static inline size_t ci8_binary_prepared_size(const ci8_binary *op) {
+  return op->ukernel->prepared_size(op);
+}
+static inline ci8_status ci8_binary_prepare(ci8_binary *op, void *prepared) {
+  return op->ukernel->prepare(op, prepared);
+}
+static inline void ci8_binary_run(const ci8_binary *op, const int8_t *input1,
+                                  const int8_t *input2, int8_t *output) {
+  op->ukernel->run(op, input1, input2, output);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Pooling (MAX_POOL_2D, AVERAGE_POOL_2D): input and output share scale and zero point.
@@ -174,10 +256,23 @@ typedef struct ci8_pool2d {
   int32_t stride_height, stride_width;
   int32_t padding_top, padding_left;
   int32_t activation_min, activation_max;
+  const struct ci8_pool2d_ukernel *ukernel;
 } ci8_pool2d;
 
-void ci8_max_pool2d_run(const ci8_pool2d *op, const int8_t *input, int8_t *output);
-void ci8_average_pool2d_run(const ci8_pool2d *op, const int8_t *input, int8_t *output);
+typedef struct ci8_pool2d_ukernel {
+  const char *name;
+  int (*supports)(const ci8_pool2d *op);
+  void (*run)(const ci8_pool2d *op, const int8_t *input, int8_t *output);
+} ci8_pool2d_ukernel;
+
+ci8_status ci8_max_pool2d_select(const ci8_kernels *kernels, ci8_pool2d *op);
+ci8_status ci8_average_pool2d_select(const ci8_kernels *kernels, ci8_pool2d *op);
+static inline const char *ci8_pool2d_kernel_name(const ci8_pool2d *op) {
+  return op->ukernel->name;
+}
+static inline void ci8_pool2d_run(const ci8_pool2d *op, const int8_t *input, int8_t *output) {
+  op->ukernel->run(op, input, output);
+}
 
 // ---------------------------------------------------------------------------------------------
 // MEAN over H and W of an NHWC tensor (axis [1, 2]). keep_dims is NOT only a shape change:
@@ -191,12 +286,47 @@ typedef struct ci8_mean_hw {
   int32_t input_zero_point, output_zero_point;
   int32_t keep_dims;                   // boolean, from ReducerOptions.keep_dims
   void *prepared;
+  const struct ci8_mean_hw_ukernel *ukernel;
 } ci8_mean_hw;
 
-size_t ci8_mean_hw_prepared_size(const ci8_mean_hw *op);
-ci8_status ci8_mean_hw_prepare(ci8_mean_hw *op, void *prepared);
-size_t ci8_mean_hw_scratch_size(const ci8_mean_hw *op);
-void ci8_mean_hw_run(const ci8_mean_hw *op, const int8_t *input, int8_t *output, void *scratch);
+typedef struct ci8_mean_hw_ukernel {
+  const char *name;
+  int (*supports)(const ci8_mean_hw *op);
+  size_t (*prepared_size)(const ci8_mean_hw *op);
+  ci8_status (*prepare)(ci8_mean_hw *op, void *prepared);
+  size_t (*scratch_size)(const ci8_mean_hw *op);
+  void (*run)(const ci8_mean_hw *op, const int8_t *input, int8_t *output, void *scratch);
+} ci8_mean_hw_ukernel;
+
+ci8_status ci8_mean_hw_select(const ci8_kernels *kernels, ci8_mean_hw *op);
+static inline const char *ci8_mean_hw_kernel_name(const ci8_mean_hw *op) {
+  return op->ukernel->name;
+}
+static inline size_t ci8_mean_hw_prepared_size(const ci8_mean_hw *op) {
+  return op->ukernel->prepared_size(op);
+}
+static inline ci8_status ci8_mean_hw_prepare(ci8_mean_hw *op, void *prepared) {
+  return op->ukernel->prepare(op, prepared);
+}
+static inline size_t ci8_mean_hw_scratch_size(const ci8_mean_hw *op) {
+  return op->ukernel->scratch_size(op);
+}
+static inline void ci8_mean_hw_run(const ci8_mean_hw *op, const int8_t *input, int8_t *output,
+                                   void *scratch) {
+  op->ukernel->run(op, input, output, scratch);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Portable-only ops below: plain functions, one kernel each, named by these constants.
+#define CI8_KERNEL_PAD "qs8-pad/ref"
+#define CI8_KERNEL_CONCAT "qs8-concat/ref"
+#define CI8_KERNEL_LUT "qs8-lut/ref"
+#define CI8_KERNEL_REQUANTIZE "qs8-requantize-lut/ref"
+#define CI8_KERNEL_QUANTIZE_F32 "f32-qs8-convert/ref"
+#define CI8_KERNEL_DEQUANTIZE_F32 "qs8-f32-convert/ref"
+#define CI8_KERNEL_RESIZE_NEAREST "qs8-resize-nearest/ref"
+#define CI8_KERNEL_RESIZE_BILINEAR "qs8-resize-bilinear/ref"
+#define CI8_KERNEL_COPY "copy"
 
 // ---------------------------------------------------------------------------------------------
 // PAD / PADV2 (right-aligned to CI8_MAX_RANK dims; unused leading dims have size 1, pads 0).
@@ -232,11 +362,30 @@ typedef struct ci8_softmax {
   float input_scale, output_scale;
   int32_t input_zero_point, output_zero_point;
   void *prepared;
+  const struct ci8_softmax_ukernel *ukernel;
 } ci8_softmax;
 
-size_t ci8_softmax_prepared_size(const ci8_softmax *op);
-ci8_status ci8_softmax_prepare(ci8_softmax *op, void *prepared);
-void ci8_softmax_run(const ci8_softmax *op, const int8_t *input, int8_t *output);
+typedef struct ci8_softmax_ukernel {
+  const char *name;
+  int (*supports)(const ci8_softmax *op);
+  size_t (*prepared_size)(const ci8_softmax *op);
+  ci8_status (*prepare)(ci8_softmax *op, void *prepared);
+  void (*run)(const ci8_softmax *op, const int8_t *input, int8_t *output);
+} ci8_softmax_ukernel;
+
+ci8_status ci8_softmax_select(const ci8_kernels *kernels, ci8_softmax *op);
+static inline const char *ci8_softmax_kernel_name(const ci8_softmax *op) {
+  return op->ukernel->name;
+}
+static inline size_t ci8_softmax_prepared_size(const ci8_softmax *op) {
+  return op->ukernel->prepared_size(op);
+}
+static inline ci8_status ci8_softmax_prepare(ci8_softmax *op, void *prepared) {
+  return op->ukernel->prepare(op, prepared);
+}
+static inline void ci8_softmax_run(const ci8_softmax *op, const int8_t *input, int8_t *output) {
+  op->ukernel->run(op, input, output);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Elementwise unary int8 -> int8 ops. Their output depends on one input byte only, so each is

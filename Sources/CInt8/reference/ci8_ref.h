@@ -1,5 +1,6 @@
 // Private to CInt8: the portable reference kernel set and fixed-point helpers shared by all
-// kernel sets. Public entry points live in dispatch.c and forward to the selected set.
+// kernel sets. kernels.c registers these functions as every set's fallback variants; the
+// portable-only ops (pad, concat, lut, quantize, resize) are the public functions themselves.
 #ifndef CI8_REF_H
 #define CI8_REF_H
 
@@ -90,6 +91,9 @@ ci8_status ci8_ref_conv2d_prepare(ci8_conv2d *op, const int8_t *filter, const in
 void ci8_ref_conv2d_run(const ci8_conv2d *op, const int8_t *input, int8_t *output,
                         void *scratch, int32_t row_begin, int32_t row_end);
 
+// Per-channel TFLite (multiplier, shift) pairs of a convolution; shared with the SIMD sets.
+ci8_status ci8_ref_conv_multipliers(const ci8_conv2d *op, int32_t *mult, int32_t *shift);
+
 size_t ci8_ref_depthwise_conv2d_prepared_size(const ci8_conv2d *op);
 ci8_status ci8_ref_depthwise_conv2d_prepare(ci8_conv2d *op, const int8_t *filter,
                                             const int32_t *bias, void *prepared);
@@ -131,24 +135,10 @@ ci8_status ci8_ref_mean_hw_prepare(ci8_mean_hw *op, void *prepared);
 void ci8_ref_mean_hw_run(const ci8_mean_hw *op, const int8_t *input, int8_t *output,
                          void *scratch);
 
-void ci8_ref_pad_run(const ci8_pad *op, const int8_t *input, int8_t *output);
-void ci8_ref_concat_run(const ci8_concat *op, const int8_t *const *inputs, int8_t *output);
 
 size_t ci8_ref_softmax_prepared_size(const ci8_softmax *op);
 ci8_status ci8_ref_softmax_prepare(ci8_softmax *op, void *prepared);
 void ci8_ref_softmax_run(const ci8_softmax *op, const int8_t *input, int8_t *output);
-
-void ci8_ref_lut_run(const int8_t table[256], const int8_t *input, int8_t *output,
-                     size_t count);
-void ci8_ref_lut_run_blocked(const int8_t block_table[256], const int8_t tail_table[256],
-                             size_t block, const int8_t *input, int8_t *output, size_t count);
-void ci8_ref_quantize_f32_run(const float *input, int8_t *output, size_t count, float scale,
-                              int32_t zero_point);
-void ci8_ref_dequantize_f32_run(const int8_t *input, float *output, size_t count, float scale,
-                                int32_t zero_point);
-
-void ci8_ref_resize_nearest_run(const ci8_resize *op, const int8_t *input, int8_t *output);
-void ci8_ref_resize_bilinear_run(const ci8_resize *op, const int8_t *input, int8_t *output);
 
 // Shared validation of a scale: finite and > 0.
 static inline int ci8_scale_ok(float s) { return s > 0.0f && s <= 3.4028234e38f; }

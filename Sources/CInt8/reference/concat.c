@@ -3,7 +3,7 @@
 
 #include "ci8_ref.h"
 
-void ci8_ref_concat_run(const ci8_concat *op, const int8_t *const *inputs, int8_t *output) {
+void ci8_concat_run(const ci8_concat *op, const int8_t *const *inputs, int8_t *output) {
   int8_t *out = output;
   for (int32_t r = 0; r < op->outer_size; ++r) {
     for (int32_t k = 0; k < op->input_count; ++k) {

@@ -35,7 +35,6 @@ size_t ci8_ref_conv2d_prepared_size(const ci8_conv2d *op) {
 }
 
 // Shared with depthwise: validates geometry/scales and fills multipliers.
-ci8_status ci8_ref_conv_multipliers(const ci8_conv2d *op, int32_t *mult, int32_t *shift);
 
 ci8_status ci8_ref_conv_multipliers(const ci8_conv2d *op, int32_t *mult, int32_t *shift) {
   if (op->batches < 0 || op->input_height <= 0 || op->input_width <= 0 ||

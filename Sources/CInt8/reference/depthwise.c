@@ -9,8 +9,6 @@
 
 #include "ci8_ref.h"
 
-ci8_status ci8_ref_conv_multipliers(const ci8_conv2d *op, int32_t *mult, int32_t *shift);
-
 static size_t dw_vec(const ci8_conv2d *op) {
   return CI8_ALIGN64(sizeof(int32_t) * (size_t)op->output_channels);
 }

@@ -169,14 +169,14 @@ ci8_status ci8_lut_requantize_block(const ci8_unary_quant *q, int8_t table[256])
   return lut_requantize_with(q, table, ci8_mbqm_gemm);
 }
 
-void ci8_ref_lut_run_blocked(const int8_t block_table[256], const int8_t tail_table[256],
+void ci8_lut_run_blocked(const int8_t block_table[256], const int8_t tail_table[256],
                              size_t block, const int8_t *input, int8_t *output, size_t count) {
   const size_t blocked = block ? count - count % block : 0;
   for (size_t i = 0; i < blocked; ++i) output[i] = block_table[(uint8_t)input[i]];
   for (size_t i = blocked; i < count; ++i) output[i] = tail_table[(uint8_t)input[i]];
 }
 
-void ci8_ref_lut_run(const int8_t table[256], const int8_t *input, int8_t *output,
+void ci8_lut_run(const int8_t table[256], const int8_t *input, int8_t *output,
                      size_t count) {
   for (size_t i = 0; i < count; ++i) output[i] = table[(uint8_t)input[i]];
 }

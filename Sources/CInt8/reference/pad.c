@@ -3,7 +3,7 @@
 
 #include "ci8_ref.h"
 
-void ci8_ref_pad_run(const ci8_pad *op, const int8_t *input, int8_t *output) {
+void ci8_pad_run(const ci8_pad *op, const int8_t *input, int8_t *output) {
   int32_t out_shape[CI8_MAX_RANK];
   for (int d = 0; d < CI8_MAX_RANK; ++d)
     out_shape[d] = op->pad_before[d] + op->input_shape[d] + op->pad_after[d];

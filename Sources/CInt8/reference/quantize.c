@@ -21,7 +21,7 @@ static int8_t finish_quantize(int32_t v, int32_t zero_point) {
   return (int8_t)ci8_clamp_i32(ci8_wrap_add(v, zero_point), -128, 127);
 }
 
-void ci8_ref_quantize_f32_run(const float *input, int8_t *output, size_t count, float scale,
+void ci8_quantize_f32_run(const float *input, int8_t *output, size_t count, float scale,
                               int32_t zero_point) {
   const size_t blocked = count - count % 8;
   const float inverse = (float)(1.0 / (double)scale);
@@ -35,7 +35,7 @@ void ci8_ref_quantize_f32_run(const float *input, int8_t *output, size_t count, 
   }
 }
 
-void ci8_ref_dequantize_f32_run(const int8_t *input, float *output, size_t count, float scale,
+void ci8_dequantize_f32_run(const int8_t *input, float *output, size_t count, float scale,
                                 int32_t zero_point) {
   const size_t blocked = count - count % 8;
   const float offset = (float)(-(double)zero_point * (double)scale);

@@ -16,7 +16,7 @@ static int32_t nearest_index(int32_t out_i, int32_t in_size, int32_t out_size, i
   return v;
 }
 
-void ci8_ref_resize_nearest_run(const ci8_resize *op, const int8_t *input, int8_t *output) {
+void ci8_resize_nearest_run(const ci8_resize *op, const int8_t *input, int8_t *output) {
   const int32_t ih = op->input_height, iw = op->input_width, ch = op->channels;
   const int32_t oh = op->output_height, ow = op->output_width;
   for (int32_t b = 0; b < op->batches; ++b)
@@ -40,7 +40,7 @@ static void bilinear_coord(int32_t v, int32_t scale_10, int half, int32_t in_siz
   *hi = h < in_size - 1 ? h : in_size - 1;
 }
 
-void ci8_ref_resize_bilinear_run(const ci8_resize *op, const int8_t *input, int8_t *output) {
+void ci8_resize_bilinear_run(const ci8_resize *op, const int8_t *input, int8_t *output) {
   const int32_t ih = op->input_height, iw = op->input_width, ch = op->channels;
   const int32_t oh = op->output_height, ow = op->output_width;
   int32_t hs = ((1 << 10) * ih + oh / 2) / oh;

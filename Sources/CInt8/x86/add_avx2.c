@@ -24,17 +24,11 @@
 // go through 16-byte staging buffers (the output may alias an input, so no overlapping vectors).
 // The previous 256-entry-table + vpgatherdd kernel measured 0.88 ns/element here against 0.29
 // for this one (98304 dense elements), so it was removed.
-// Prepared layout: the reference's ci8_ref_add_params block (layouts the fast path does not cover
-// run the reference kernel on the same data).
+// Prepared data: the reference's ci8_ref_add_params block (kernels.c registers the reference's
+// prepare with this run; ci8_avx2_add_supports says which layouts it covers).
 #include "ci8_avx2.h"
 
 #if defined(__x86_64__)
-
-size_t ci8_avx2_add_prepared_size(const ci8_binary *op) { return ci8_ref_add_prepared_size(op); }
-
-ci8_status ci8_avx2_add_prepare(ci8_binary *op, void *prepared) {
-  return ci8_ref_add_prepare(op, prepared);
-}
 
 typedef struct add_input_k {
   __m256i mh, ml;    // int16 pairs: halves of mh and of ml
@@ -221,16 +215,37 @@ CI8_AVX2 static void add_run_row(const add_k *k, const int8_t *a, int a_step, co
 }
 #undef ADD_ROWS
 
-void ci8_avx2_add_run(const ci8_binary *op, const int8_t *a, const int8_t *b, int8_t *out) {
+// Dense, identical layouts (one run over everything): returns the element count, else 0.
+static int add_dense_total(const ci8_binary *op, size_t *total_out) {
   const int32_t *d = op->shape.output_shape;
   const int32_t *s1 = op->shape.input1_strides, *s2 = op->shape.input2_strides;
-  // Dense, identical layouts: one run over everything.
   int dense = 1;
   size_t total = 1;
   for (int k = CI8_MAX_RANK - 1; k >= 0; --k) {
     if (d[k] > 1 && (s1[k] != (int32_t)total || s2[k] != (int32_t)total)) dense = 0;
     total *= (size_t)(d[k] > 0 ? d[k] : 0);
   }
+  *total_out = total;
+  return dense;
+}
+
+// Covered: dense layouts, or rows along the last dim where each input steps by 1 there or is one
+// broadcast byte (stride 0), both inputs not broadcast at once, rows of >= 4 unless both step.
+int ci8_avx2_add_supports(const ci8_binary *op) {
+  size_t total;
+  if (add_dense_total(op, &total) || total == 0) return 1;
+  const int32_t *d = op->shape.output_shape;
+  const int32_t *s1 = op->shape.input1_strides, *s2 = op->shape.input2_strides;
+  const int a_step = d[5] > 1 && s1[5] != 0, b_step = d[5] > 1 && s2[5] != 0;
+  return !((a_step && s1[5] != 1) || (b_step && s2[5] != 1) || (!a_step && !b_step) ||
+           (d[5] < 4 && !(a_step && b_step)));
+}
+
+void ci8_avx2_add_run(const ci8_binary *op, const int8_t *a, const int8_t *b, int8_t *out) {
+  const int32_t *d = op->shape.output_shape;
+  const int32_t *s1 = op->shape.input1_strides, *s2 = op->shape.input2_strides;
+  size_t total;
+  const int dense = add_dense_total(op, &total);
   if (total == 0) return;
   add_k k;
   add_setup(&k, op);
@@ -242,12 +257,8 @@ void ci8_avx2_add_run(const ci8_binary *op, const int8_t *a, const int8_t *b, in
     return;
   }
   // Rows along the last dim: each input steps by 1 there or is one broadcast byte (stride 0).
+  // ci8_avx2_add_supports admitted the layout: each input steps by 1 or is broadcast.
   const int a_step = d[5] > 1 && s1[5] != 0, b_step = d[5] > 1 && s2[5] != 0;
-  if ((a_step && s1[5] != 1) || (b_step && s2[5] != 1) || (!a_step && !b_step) ||
-      (d[5] < 4 && !(a_step && b_step))) {
-    ci8_ref_add_run(op, a, b, out);
-    return;
-  }
   const size_t n = (size_t)d[5];
   for (size_t r = 0; r < total / n; ++r) {
     ptrdiff_t i1, i2;

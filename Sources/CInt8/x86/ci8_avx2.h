@@ -1,8 +1,9 @@
-// Private to CInt8: the x86-64 AVX2 kernel set (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED,
-// ADD, PRELU, MAX_POOL_2D, AVERAGE_POOL_2D).
+// Private to CInt8: the x86-64 AVX2 micro-kernels (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED,
+// ADD, PRELU, MAX_POOL_2D, AVERAGE_POOL_2D), registered in kernels.c.
 // Every function is compiled with __attribute__((target("avx2,fma"))), so the package builds
-// with the compiler's default (baseline x86-64) flags and dispatch.c calls into this set only
-// after __builtin_cpu_supports("avx2") and ("fma") said yes. Other ops keep the reference set.
+// with the compiler's default (baseline x86-64) flags; ci8_kernels_get hands out the AVX2 table
+// only after __builtin_cpu_supports("avx2") and ("fma") said yes. A *_supports(op) function
+// says which descriptors a kernel covers; the table runs the reference kernel for the others.
 //
 // Requantization is vectorized and bit-exact with the reference:
 //   srdhm(x, m)      == (x * m + 2^30) >> 31 (floor) for every m this library produces
@@ -112,6 +113,8 @@ size_t ci8_avx2_conv2d_scratch_size(const ci8_conv2d *op);
 void ci8_avx2_conv2d_run(const ci8_conv2d *op, const int8_t *input, int8_t *output,
                          void *scratch, int32_t row_begin, int32_t row_end);
 
+// depth_multiplier 1 only.
+int ci8_avx2_depthwise_conv2d_supports(const ci8_conv2d *op);
 size_t ci8_avx2_depthwise_conv2d_prepared_size(const ci8_conv2d *op);
 ci8_status ci8_avx2_depthwise_conv2d_prepare(ci8_conv2d *op, const int8_t *filter,
                                              const int32_t *bias, void *prepared);
@@ -127,16 +130,19 @@ void ci8_avx2_fully_connected_run(const ci8_fully_connected *op, const int8_t *i
                                   int8_t *output, void *scratch, int32_t batch_begin,
                                   int32_t batch_end);
 
-size_t ci8_avx2_add_prepared_size(const ci8_binary *op);
-ci8_status ci8_avx2_add_prepare(ci8_binary *op, void *prepared);
+// ADD and PRELU run on the reference's prepared data (ci8_ref_add_params, ci8_ref_pair_params):
+// only the run differs. Dense layouts, or rows along the last dim (see the .c files).
+int ci8_avx2_add_supports(const ci8_binary *op);
 void ci8_avx2_add_run(const ci8_binary *op, const int8_t *input1, const int8_t *input2,
                       int8_t *output);
 
-// PRELU: the reference's prepared data (ci8_ref_pair_params); only the run differs.
+int ci8_avx2_prelu_supports(const ci8_binary *op);
 void ci8_avx2_prelu_run(const ci8_binary *op, const int8_t *input, const int8_t *alpha,
                         int8_t *output);
 
+int ci8_avx2_max_pool2d_supports(const ci8_pool2d *op);  // channels >= 16
 void ci8_avx2_max_pool2d_run(const ci8_pool2d *op, const int8_t *input, int8_t *output);
+int ci8_avx2_average_pool2d_supports(const ci8_pool2d *op);  // channels >= 8, bounded window
 void ci8_avx2_average_pool2d_run(const ci8_pool2d *op, const int8_t *input, int8_t *output);
 
 #endif  // __x86_64__

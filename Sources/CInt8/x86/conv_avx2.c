@@ -7,8 +7,6 @@
 
 #if defined(__x86_64__)
 
-ci8_status ci8_ref_conv_multipliers(const ci8_conv2d *op, int32_t *mult, int32_t *shift);
-
 static int32_t conv_k(const ci8_conv2d *op) {
   return op->filter_height * op->filter_width * op->input_channels;
 }

@@ -1,5 +1,5 @@
-// DEPTHWISE_CONV_2D int8 on AVX2 (depth_multiplier 1; other multipliers run the reference
-// kernel on reference-layout data kept behind this set's header).
+// DEPTHWISE_CONV_2D int8 on AVX2, depth_multiplier 1 (the table runs other multipliers on the
+// reference kernel).
 //
 // Per output pixel and block of 16 channels, two filter taps at a time: the two taps' 16
 // activations (int16) are interleaved with vpunpcklwd/vpunpckhwd and multiplied by the packed
@@ -17,12 +17,8 @@
 
 #if defined(__x86_64__)
 
-ci8_status ci8_ref_conv_multipliers(const ci8_conv2d *op, int32_t *mult, int32_t *shift);
-
-enum { DW_MODE_AVX2 = 1, DW_MODE_REFERENCE = 2 };
-
 typedef struct dw_header {
-  int32_t mode, taps, pairs, oc, ocp;
+  int32_t taps, pairs, oc, ocp;
 } dw_header;
 
 #define DW_HEADER CI8_ALIGN64(sizeof(dw_header))
@@ -58,8 +54,11 @@ static int32_t dw_slot(int32_t j) {
   return quad * 8 + lane * 4 + j % 4;
 }
 
+int ci8_avx2_depthwise_conv2d_supports(const ci8_conv2d *op) {
+  return op->depth_multiplier == 1;
+}
+
 size_t ci8_avx2_depthwise_conv2d_prepared_size(const ci8_conv2d *op) {
-  if (op->depth_multiplier != 1) return DW_HEADER + ci8_ref_depthwise_conv2d_prepared_size(op);
   return dw_layout_of(op).total;
 }
 
@@ -67,15 +66,8 @@ ci8_status ci8_avx2_depthwise_conv2d_prepare(ci8_conv2d *op, const int8_t *filte
                                              const int32_t *bias, void *prepared) {
   uint8_t *base = (uint8_t *)prepared;
   dw_header *h = (dw_header *)base;
-  if (op->depth_multiplier != 1) {
-    const ci8_status st =
-        ci8_ref_depthwise_conv2d_prepare(op, filter, bias, base + DW_HEADER);
-    if (st != CI8_OK) return st;
-    h->mode = DW_MODE_REFERENCE;
-    op->prepared = prepared;
-    return CI8_OK;
-  }
-  if (op->output_channels != op->input_channels) return CI8_ERR_BAD_PARAMS;
+  if (op->depth_multiplier != 1 || op->output_channels != op->input_channels)
+    return CI8_ERR_BAD_PARAMS;
   const dw_layout l = dw_layout_of(op);
   const int32_t oc = op->output_channels;
   int32_t *tmult = (int32_t *)(base + l.tmult), *tshift = (int32_t *)(base + l.tshift);
@@ -103,7 +95,6 @@ ci8_status ci8_avx2_depthwise_conv2d_prepare(ci8_conv2d *op, const int8_t *filte
       }
     }
   }
-  h->mode = DW_MODE_AVX2;
   h->taps = l.taps;
   h->pairs = l.pairs;
   h->oc = oc;
@@ -115,7 +106,6 @@ ci8_status ci8_avx2_depthwise_conv2d_prepare(ci8_conv2d *op, const int8_t *filte
 // Scratch: int32 offs[2 * pairs] (per-pixel tap offsets, -1 outside the image) and
 // int32 rel[2 * pairs] (tap offsets relative to an interior pixel's first tap).
 size_t ci8_avx2_depthwise_conv2d_scratch_size(const ci8_conv2d *op) {
-  if (op->depth_multiplier != 1) return 0;
   return 2 * CI8_ALIGN64(sizeof(int32_t) * 2 * (size_t)dw_layout_of(op).pairs);
 }
 
@@ -248,13 +238,6 @@ CI8_AVX2 void ci8_avx2_depthwise_conv2d_run(const ci8_conv2d *op, const int8_t *
                                             int8_t *output, void *scratch, int32_t row_begin,
                                             int32_t row_end) {
   const uint8_t *base = (const uint8_t *)op->prepared;
-  const dw_header *h = (const dw_header *)base;
-  if (h->mode != DW_MODE_AVX2) {
-    ci8_conv2d ref = *op;
-    ref.prepared = (void *)(base + DW_HEADER);
-    ci8_ref_depthwise_conv2d_run(&ref, input, output, scratch, row_begin, row_end);
-    return;
-  }
   const dw_layout l = dw_layout_of(op);
   dw_ctx k;
   k.rq.mult = (const int32_t *)(base + l.mult);

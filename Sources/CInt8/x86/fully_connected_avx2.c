@@ -6,8 +6,6 @@
 
 #if defined(__x86_64__)
 
-ci8_status ci8_ref_conv_multipliers(const ci8_conv2d *op, int32_t *mult, int32_t *shift);
-
 #define FC_ROWS 4
 
 // The reference's validation and multipliers, through the equivalent 1x1 convolution.

@@ -60,13 +60,11 @@ CI8_AVX2_INLINE __m128i max_window16(const pool_window *w, int32_t ch, int32_t c
   return acc;
 }
 
+int ci8_avx2_max_pool2d_supports(const ci8_pool2d *op) { return op->channels >= 16; }
+
 CI8_AVX2 void ci8_avx2_max_pool2d_run(const ci8_pool2d *op, const int8_t *input,
                                       int8_t *output) {
   const int32_t ch = op->channels, oh = op->output_height, ow = op->output_width;
-  if (ch < 16) {
-    ci8_ref_max_pool2d_run(op, input, output);
-    return;
-  }
   const __m256i lo = _mm256_set1_epi8((int8_t)op->activation_min);
   const __m256i hi = _mm256_set1_epi8((int8_t)op->activation_max);
   const __m128i lo16 = _mm256_castsi256_si128(lo), hi16 = _mm256_castsi256_si128(hi);
@@ -96,15 +94,15 @@ CI8_AVX2 void ci8_avx2_max_pool2d_run(const ci8_pool2d *op, const int8_t *input,
   }
 }
 
+int ci8_avx2_average_pool2d_supports(const ci8_pool2d *op) {
+  // Largest |sum +- count/2| must stay below 2^24 (see the top of the file).
+  const int64_t taps = (int64_t)op->filter_height * op->filter_width;
+  return op->channels >= 8 && taps * 129 < (INT64_C(1) << 24);
+}
+
 CI8_AVX2 void ci8_avx2_average_pool2d_run(const ci8_pool2d *op, const int8_t *input,
                                           int8_t *output) {
   const int32_t ch = op->channels, oh = op->output_height, ow = op->output_width;
-  // Largest |sum +- count/2| must stay below 2^24 (see the top of the file).
-  const int64_t taps = (int64_t)op->filter_height * op->filter_width;
-  if (ch < 8 || taps * 129 >= (INT64_C(1) << 24)) {
-    ci8_ref_average_pool2d_run(op, input, output);
-    return;
-  }
   const __m256i lo = _mm256_set1_epi32(op->activation_min);
   const __m256i hi = _mm256_set1_epi32(op->activation_max);
   const __m256i zero = _mm256_setzero_si256();

@@ -74,6 +74,12 @@ CI8_AVX2 static void prelu_contiguous(const ci8_binary *op, const prelu_consts *
   (void)op;
 }
 
+// Rows along the last dim, contiguous in both inputs (a last dim of 1 is not vectorizable).
+int ci8_avx2_prelu_supports(const ci8_binary *op) {
+  const int32_t *d = op->shape.output_shape;
+  return d[5] >= 8 && op->shape.input1_strides[5] == 1 && op->shape.input2_strides[5] == 1;
+}
+
 CI8_AVX2 void ci8_avx2_prelu_run(const ci8_binary *op, const int8_t *x, const int8_t *alpha,
                                  int8_t *out) {
   const int32_t *d = op->shape.output_shape;
@@ -81,11 +87,6 @@ CI8_AVX2 void ci8_avx2_prelu_run(const ci8_binary *op, const int8_t *x, const in
   size_t total = 1;
   for (int k = 0; k < CI8_MAX_RANK; ++k) total *= (size_t)(d[k] > 0 ? d[k] : 0);
   if (total == 0) return;
-  // Rows along the last dim, contiguous in both inputs (a last dim of 1 is not vectorizable).
-  if (d[5] < 8 || s1[5] != 1 || s2[5] != 1) {
-    ci8_ref_prelu_run(op, x, alpha, out);
-    return;
-  }
   const ci8_ref_pair_params *p = (const ci8_ref_pair_params *)op->prepared;
   prelu_consts k;
   k.z1 = _mm256_set1_epi32(op->input1_zero_point);

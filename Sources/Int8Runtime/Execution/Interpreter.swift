@@ -19,7 +19,6 @@ struct Step {
 /// Arguments of a convolution split by output rows across threads.
 struct RowJob {
     var conv: ci8_conv2d
-    var depthwise: Bool
     var input: UnsafePointer<Int8>
     var output: UnsafeMutablePointer<Int8>
     var scratch: UnsafeMutableRawPointer?
@@ -34,13 +33,7 @@ private func runConvolutionRows(_ context: UnsafeRawPointer?, _ begin: Int, _ en
     if let base = job.pointee.scratch { scratch = base + worker * job.pointee.scratchStride }
     let input = job.pointee.input
     let output = job.pointee.output
-    let first = Int32(begin)
-    let last = Int32(end)
-    if job.pointee.depthwise {
-        ci8_depthwise_conv2d_run(&job.pointee.conv, input, output, scratch, first, last)
-    } else {
-        ci8_conv2d_run(&job.pointee.conv, input, output, scratch, first, last)
-    }
+    ci8_conv2d_run(&job.pointee.conv, input, output, scratch, Int32(begin), Int32(end))
 }
 
 /// The operators needed to compute some tensors, for running part of a graph.
@@ -59,6 +52,9 @@ public final class Interpreter {
         public var preservedTensors: [Int] = []
         /// Keep every tensor readable after `invoke()` (debugging; the arena grows).
         public var preserveAllTensors = false
+        /// The kernel set; a set that cannot run on this machine makes `init` throw
+        /// `KernelSetUnavailable`.
+        public var kernels: KernelSet = .best
         public init() {}
     }
 
@@ -70,8 +66,10 @@ public final class Interpreter {
     public let preparedBytes: Int
     /// Multiply-accumulates per inference, per operator.
     public let macsPerOperator: [Int]
-    /// Kernel set in use ("reference", "avx2", ...).
-    public let kernelSet: String
+    /// The kernel set this interpreter runs (never `.best`: the set it resolved to).
+    public let kernelSet: KernelSet
+    /// Per operator, the micro-kernel that runs it (e.g. "qs8-dwconv/4x16c-avx2").
+    public let kernelNames: [String]
 
     private let memory = Allocations()
     private let arena: UnsafeMutableRawPointer
@@ -82,21 +80,23 @@ public final class Interpreter {
     public init(model: Model, options: Options = Options()) throws {
         self.model = model
         self.options = options
-        kernelSet = String(cString: ci8_isa_name(ci8_selected_isa()))
+        let table = try options.kernels.table()
+        kernelSet = table.set
 
-        // 1. Check every operator and build its kernel descriptor.
+        // 1. Check every operator, build its kernel descriptor and select its micro-kernel.
         var plans: [PlannedOp] = []
         for op in model.operators {
-            plans.append(try OpPlanner.plan(OpContext(model: model, op: op), memory))
+            plans.append(try OpPlanner.plan(OpContext(model: model, op: op, kernels: table.pointer), memory))
         }
         macsPerOperator = plans.map(\.macs)
+        kernelNames = plans.map(\.kernel.name)
 
         // 2. Prepare: pack weights, compute multipliers, into one block.
         let preparedTotal = plans.reduce(0) { $0 + ArenaPlanner.align($1.preparedBytes) }
         let prepared = memory.allocate(preparedTotal)
         var cursor = 0
         for i in plans.indices {
-            try Interpreter.prepare(&plans[i], prepared + cursor, model: model)
+            try Interpreter.prepare(&plans[i], prepared + cursor, model: model, kernels: table.pointer)
             cursor += ArenaPlanner.align(plans[i].preparedBytes)
         }
         preparedBytes = memory.totalBytes
@@ -154,11 +154,10 @@ public final class Interpreter {
             var rowJob: UnsafeMutablePointer<RowJob>?
             if options.threads > 1 {
                 var conv: ci8_conv2d?
-                var depthwise = false
                 if case .conv2D(let d) = plan.kernel { conv = d }
-                if case .depthwiseConv2D(let d) = plan.kernel { conv = d; depthwise = true }
+                if case .depthwiseConv2D(let d) = plan.kernel { conv = d }
                 if let conv {
-                    let job = RowJob(conv: conv, depthwise: depthwise,
+                    let job = RowJob(conv: conv,
                                      input: inputs[0]!.assumingMemoryBound(to: Int8.self),
                                      output: address[op.outputs[0]]!.assumingMemoryBound(to: Int8.self),
                                      scratch: scratch[step], scratchStride: ArenaPlanner.align(plan.scratchBytes))
@@ -178,8 +177,9 @@ public final class Interpreter {
 
     deinit { arena.deallocate() }
 
-    private static func prepare(_ plan: inout PlannedOp, _ prepared: UnsafeMutableRawPointer, model: Model) throws {
-        let context = OpContext(model: model, op: plan.op)
+    private static func prepare(_ plan: inout PlannedOp, _ prepared: UnsafeMutableRawPointer, model: Model,
+                                kernels: OpaquePointer) throws {
+        let context = OpContext(model: model, op: plan.op, kernels: kernels)
         // Int8 weights are read in place from the model file (no alignment needed); prepare
         // packs them into `prepared`.
         let weights = plan.weights.map { model.constantBytes($0)!.baseAddress!.assumingMemoryBound(to: Int8.self) }
@@ -194,7 +194,7 @@ public final class Interpreter {
             try OpPlanner.check(status, context)
             plan.kernel = .conv2D(d)
         case .depthwiseConv2D(var d):
-            let status = withBias { ci8_depthwise_conv2d_prepare(&d, weights, $0, prepared) }
+            let status = withBias { ci8_conv2d_prepare(&d, weights, $0, prepared) }
             try OpPlanner.check(status, context)
             plan.kernel = .depthwiseConv2D(d)
         case .fullyConnected(var d):
@@ -202,13 +202,13 @@ public final class Interpreter {
             try OpPlanner.check(status, context)
             plan.kernel = .fullyConnected(d)
         case .add(var d):
-            try OpPlanner.check(ci8_add_prepare(&d, prepared), context)
+            try OpPlanner.check(ci8_binary_prepare(&d, prepared), context)
             plan.kernel = .add(d)
         case .mul(var d):
-            try OpPlanner.check(ci8_mul_prepare(&d, prepared), context)
+            try OpPlanner.check(ci8_binary_prepare(&d, prepared), context)
             plan.kernel = .mul(d)
         case .prelu(var d):
-            try OpPlanner.check(ci8_prelu_prepare(&d, prepared), context)
+            try OpPlanner.check(ci8_binary_prepare(&d, prepared), context)
             plan.kernel = .prelu(d)
         case .mean(var d):
             try OpPlanner.check(ci8_mean_hw_prepare(&d, prepared), context)
@@ -272,6 +272,21 @@ public final class Interpreter {
         for i in steps.indices { run(i) }
     }
 
+    /// Runs the whole graph like `invoke()` and stores each operator's wall time, in
+    /// nanoseconds, at its index in `nanoseconds` (at least `model.operators.count` entries).
+    /// For profiling: one clock read per operator (tens of nanoseconds), which `invoke()` does
+    /// not pay; nothing is allocated.
+    public func invoke(profilingInto nanoseconds: UnsafeMutableBufferPointer<UInt64>) {
+        precondition(nanoseconds.count >= steps.count, "need one entry per operator")
+        var before = monotonicNanoseconds()
+        for i in steps.indices {
+            run(i)
+            let after = monotonicNanoseconds()
+            nanoseconds[i] = after &- before
+            before = after
+        }
+    }
+
     /// Plans a run that computes only `targets` (and what they depend on), e.g. up to the
     /// embedding a trainable head reads.
     public func partialRun(to targets: [Int]) throws -> PartialRun {
@@ -318,15 +333,12 @@ public final class Interpreter {
             if let pool, let job = step.rowJob, d.output_height > 1 {
                 pool.parallelFor(Int(d.output_height), context: UnsafeRawPointer(job), runConvolutionRows)
             } else {
-                ci8_depthwise_conv2d_run(&d, i8(step.input0), o8(out), step.scratch, 0, d.output_height)
+                ci8_conv2d_run(&d, i8(step.input0), o8(out), step.scratch, 0, d.output_height)
             }
         case .fullyConnected(var d):
             ci8_fully_connected_run(&d, i8(step.input0), o8(out), step.scratch, 0, d.batches)
-        case .add(var d): ci8_add_run(&d, i8(step.input0), i8(step.input1), o8(out))
-        case .mul(var d): ci8_mul_run(&d, i8(step.input0), i8(step.input1), o8(out))
-        case .prelu(var d): ci8_prelu_run(&d, i8(step.input0), i8(step.input1), o8(out))
-        case .maxPool2D(var d): ci8_max_pool2d_run(&d, i8(step.input0), o8(out))
-        case .averagePool2D(var d): ci8_average_pool2d_run(&d, i8(step.input0), o8(out))
+        case .add(var d), .mul(var d), .prelu(var d): ci8_binary_run(&d, i8(step.input0), i8(step.input1), o8(out))
+        case .maxPool2D(var d), .averagePool2D(var d): ci8_pool2d_run(&d, i8(step.input0), o8(out))
         case .mean(var d): ci8_mean_hw_run(&d, i8(step.input0), o8(out), step.scratch)
         case .pad(var d): ci8_pad_run(&d, i8(step.input0), o8(out))
         case .concatenation(var d): ci8_concat_run(&d, step.inputList, o8(out))

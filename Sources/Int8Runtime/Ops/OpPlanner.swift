@@ -26,7 +26,7 @@ final class Allocations {
     deinit { blocks.forEach { $0.deallocate() } }
 }
 
-/// The kernel an operator runs, with its descriptor.
+/// The kernel an operator runs, with its descriptor (which holds the selected micro-kernel).
 enum Kernel {
     case conv2D(ci8_conv2d)
     case depthwiseConv2D(ci8_conv2d)
@@ -47,6 +47,27 @@ enum Kernel {
     case dequantize(scale: Float, zeroPoint: Int32, count: Int)
     case resizeNearest(ci8_resize)
     case resizeBilinear(ci8_resize)
+
+    /// The micro-kernel's name, e.g. "qs8-dwconv/4x16c-avx2" or "qs8-dwconv/ref".
+    var name: String {
+        switch self {
+        case .conv2D(var d), .depthwiseConv2D(var d): return String(cString: ci8_conv2d_kernel_name(&d))
+        case .fullyConnected(var d): return String(cString: ci8_fully_connected_kernel_name(&d))
+        case .add(var d), .mul(var d), .prelu(var d): return String(cString: ci8_binary_kernel_name(&d))
+        case .maxPool2D(var d), .averagePool2D(var d): return String(cString: ci8_pool2d_kernel_name(&d))
+        case .mean(var d): return String(cString: ci8_mean_hw_kernel_name(&d))
+        case .softmax(var d): return String(cString: ci8_softmax_kernel_name(&d))
+        case .pad: return CI8_KERNEL_PAD
+        case .concatenation: return CI8_KERNEL_CONCAT
+        case .copy: return CI8_KERNEL_COPY
+        case .lookup: return CI8_KERNEL_LUT
+        case .blockedLookup: return CI8_KERNEL_REQUANTIZE
+        case .quantizeFloat: return CI8_KERNEL_QUANTIZE_F32
+        case .dequantize: return CI8_KERNEL_DEQUANTIZE_F32
+        case .resizeNearest: return CI8_KERNEL_RESIZE_NEAREST
+        case .resizeBilinear: return CI8_KERNEL_RESIZE_BILINEAR
+        }
+    }
 }
 
 /// One operator after checking: its kernel and what preparation and execution need.
@@ -178,10 +199,11 @@ enum OpPlanner {
         d.filter_scales = UnsafePointer(memory.copy(scales))
         d.filter_scale_count = Int32(scales.count)
 
+        try check(depthwise ? ci8_depthwise_conv2d_select(c.kernels, &d) : ci8_conv2d_select(c.kernels, &d), c)
         var planned = PlannedOp(op: c.op, kernel: depthwise ? .depthwiseConv2D(d) : .conv2D(d), weights: filter, bias: bias)
         planned.macs = g.n * oh * ow * g.oc * macsPerOutput
-        planned.preparedBytes = depthwise ? ci8_depthwise_conv2d_prepared_size(&d) : ci8_conv2d_prepared_size(&d)
-        planned.scratchBytes = depthwise ? ci8_depthwise_conv2d_scratch_size(&d) : ci8_conv2d_scratch_size(&d)
+        planned.preparedBytes = ci8_conv2d_prepared_size(&d)
+        planned.scratchBytes = ci8_conv2d_scratch_size(&d)
         return planned
     }
 
@@ -221,6 +243,7 @@ enum OpPlanner {
         d.activation_min = lo; d.activation_max = hi
         d.filter_scales = UnsafePointer(memory.copy(scales))
         d.filter_scale_count = Int32(scales.count)
+        try check(ci8_fully_connected_select(c.kernels, &d), c)
         var planned = PlannedOp(op: c.op, kernel: .fullyConnected(d), weights: weights, bias: bias)
         planned.macs = batches * units * depth
         planned.preparedBytes = ci8_fully_connected_prepared_size(&d)
@@ -255,16 +278,18 @@ enum OpPlanner {
         let options = try c.options(isAdd ? .add : .mul)
         let activationRaw = try c.read { try options?.scalar(0, Int8.self, default: 0) ?? 0 }
         var d = try binary(c, activationRaw: activationRaw)
+        try check(isAdd ? ci8_add_select(c.kernels, &d) : ci8_mul_select(c.kernels, &d), c)
         var planned = PlannedOp(op: c.op, kernel: isAdd ? .add(d) : .mul(d))
-        planned.preparedBytes = isAdd ? ci8_add_prepared_size(&d) : ci8_mul_prepared_size(&d)
+        planned.preparedBytes = ci8_binary_prepared_size(&d)
         return planned
     }
 
     private static func prelu(_ c: OpContext) throws -> PlannedOp {
         try c.requireCounts(inputs: 2...2, outputs: 1...1)
         var d = try binary(c, activationRaw: 0)
+        try check(ci8_prelu_select(c.kernels, &d), c)
         var planned = PlannedOp(op: c.op, kernel: .prelu(d))
-        planned.preparedBytes = ci8_prelu_prepared_size(&d)
+        planned.preparedBytes = ci8_binary_prepared_size(&d)
         return planned
     }
 
@@ -299,7 +324,9 @@ enum OpPlanner {
         d.padding_top = Int32(Geometry.paddingBefore(input: h, filter: Int(filterH), stride: Int(strideH), dilation: 1, output: oh))
         d.padding_left = Int32(Geometry.paddingBefore(input: w, filter: Int(filterW), stride: Int(strideW), dilation: 1, output: ow))
         d.activation_min = lo; d.activation_max = hi
-        return PlannedOp(op: c.op, kernel: c.op.opcode == .maxPool2D ? .maxPool2D(d) : .averagePool2D(d))
+        let isMax = c.op.opcode == .maxPool2D
+        try check(isMax ? ci8_max_pool2d_select(c.kernels, &d) : ci8_average_pool2d_select(c.kernels, &d), c)
+        return PlannedOp(op: c.op, kernel: isMax ? .maxPool2D(d) : .averagePool2D(d))
     }
 
     private static func mean(_ c: OpContext) throws -> PlannedOp {
@@ -320,6 +347,7 @@ enum OpPlanner {
         d.input_scale = qi.scale; d.output_scale = qo.scale
         d.input_zero_point = qi.zeroPoint; d.output_zero_point = qo.zeroPoint
         d.keep_dims = keepDims ? 1 : 0
+        try check(ci8_mean_hw_select(c.kernels, &d), c)
         var planned = PlannedOp(op: c.op, kernel: .mean(d))
         planned.preparedBytes = ci8_mean_hw_prepared_size(&d)
         planned.scratchBytes = ci8_mean_hw_scratch_size(&d)
@@ -445,6 +473,7 @@ enum OpPlanner {
         d.rows = Int32(input.elementCount / max(depth, 1)); d.depth = Int32(depth); d.beta = beta
         d.input_scale = qi.scale; d.output_scale = qo.scale
         d.input_zero_point = qi.zeroPoint; d.output_zero_point = qo.zeroPoint
+        try check(ci8_softmax_select(c.kernels, &d), c)
         var planned = PlannedOp(op: c.op, kernel: .softmax(d))
         planned.preparedBytes = ci8_softmax_prepared_size(&d)
         return planned

@@ -6,6 +6,9 @@ import CInt8
 struct OpContext {
     let model: Model
     let op: Operator
+    /// The kernel set's table the planner selects the operator's micro-kernel from (nil when
+    /// only reading options; selecting then fails with "bad parameters").
+    var kernels: OpaquePointer? = nil
 
     var label: String { op.label }
 
