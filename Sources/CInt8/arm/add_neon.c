@@ -4,16 +4,33 @@
 // every shift here being <= 0, so mbqm is vqrdmulhq_s32 then RoundingDivideByPOT (ci8_neon.h):
 // the -1 fix-up for negative values comes from (h & shift) >> 31, which is 0 when the shift is 0.
 // Rows: dense, or along the last dim with each input stepping by 1 or being one byte broadcast
-// over the row (stride 0). Other broadcasts run the reference. Tails go through 16-byte staging
+// over the row (stride 0): ci8_neon_add_supports; other broadcasts run the reference variant. Tails go through 16-byte staging
 // buffers (the output may alias an input). Prepared data: the reference's ci8_ref_add_params.
 #include "ci8_neon.h"
 
 #if defined(__aarch64__)
 
-size_t ci8_neon_add_prepared_size(const ci8_binary *op) { return ci8_ref_add_prepared_size(op); }
+// Total element count when both inputs are dense and alike, else 0 (*dense = 0).
+static size_t add_dense_total(const ci8_binary *op, int *dense) {
+  const int32_t *d = op->shape.output_shape;
+  const int32_t *s1 = op->shape.input1_strides, *s2 = op->shape.input2_strides;
+  size_t total = 1;
+  *dense = 1;
+  for (int i = CI8_MAX_RANK - 1; i >= 0; --i) {
+    if (d[i] > 1 && (s1[i] != (int32_t)total || s2[i] != (int32_t)total)) *dense = 0;
+    total *= (size_t)(d[i] > 0 ? d[i] : 0);
+  }
+  return total;
+}
 
-ci8_status ci8_neon_add_prepare(ci8_binary *op, void *prepared) {
-  return ci8_ref_add_prepare(op, prepared);
+int ci8_neon_add_supports(const ci8_binary *op) {
+  int dense;
+  const size_t total = add_dense_total(op, &dense);
+  if (dense || total == 0) return 1;
+  const int32_t *d = op->shape.output_shape;
+  const int32_t *s1 = op->shape.input1_strides, *s2 = op->shape.input2_strides;
+  const int a_step = s1[5] != 0, b_step = s2[5] != 0;
+  return d[5] >= 2 && (!a_step || s1[5] == 1) && (!b_step || s2[5] == 1) && (a_step || b_step);
 }
 
 typedef struct add_k {
@@ -75,12 +92,8 @@ static void add_row(const add_k *kp, const int8_t *a, int a_step, const int8_t *
 void ci8_neon_add_run(const ci8_binary *op, const int8_t *a, const int8_t *b, int8_t *out) {
   const int32_t *d = op->shape.output_shape;
   const int32_t *s1 = op->shape.input1_strides, *s2 = op->shape.input2_strides;
-  int dense = 1;
-  size_t total = 1;
-  for (int i = CI8_MAX_RANK - 1; i >= 0; --i) {
-    if (d[i] > 1 && (s1[i] != (int32_t)total || s2[i] != (int32_t)total)) dense = 0;
-    total *= (size_t)(d[i] > 0 ? d[i] : 0);
-  }
+  int dense;
+  const size_t total = add_dense_total(op, &dense);
   if (total == 0) return;
   const ci8_ref_add_params *p = (const ci8_ref_add_params *)op->prepared;
   add_k k;
@@ -99,11 +112,8 @@ void ci8_neon_add_run(const ci8_binary *op, const int8_t *a, const int8_t *b, in
     add_row(&k, a, 1, b, 1, out, total);
     return;
   }
+  // ci8_neon_add_supports admitted the layout: each input steps by 1 or is broadcast.
   const int a_step = s1[5] != 0, b_step = s2[5] != 0;
-  if (d[5] < 2 || (a_step && s1[5] != 1) || (b_step && s2[5] != 1) || (!a_step && !b_step)) {
-    ci8_ref_add_run(op, a, b, out);
-    return;
-  }
   const size_t n = (size_t)d[5];
   for (size_t r = 0; r < total / n; ++r) {
     ptrdiff_t i1, i2;

@@ -108,7 +108,8 @@ static inline void ci8_neon_row_offsets(const ci8_broadcast *b, size_t row, ptrd
   *i2 = o2;
 }
 
-// ---- the neon kernel set (same contracts as the reference functions) ----
+// ---- the neon kernel set (same contracts as the reference functions; a *_supports(op) says
+// which descriptors a variant covers, kernels.c runs the reference variant for the rest) ----
 size_t ci8_neon_conv2d_prepared_size(const ci8_conv2d *op);
 ci8_status ci8_neon_conv2d_prepare(ci8_conv2d *op, const int8_t *filter, const int32_t *bias,
                                    void *prepared);
@@ -116,6 +117,7 @@ size_t ci8_neon_conv2d_scratch_size(const ci8_conv2d *op);
 void ci8_neon_conv2d_run(const ci8_conv2d *op, const int8_t *input, int8_t *output,
                          void *scratch, int32_t row_begin, int32_t row_end);
 
+int ci8_neon_depthwise_conv2d_supports(const ci8_conv2d *op);  // depth_multiplier 1
 size_t ci8_neon_depthwise_conv2d_prepared_size(const ci8_conv2d *op);
 ci8_status ci8_neon_depthwise_conv2d_prepare(ci8_conv2d *op, const int8_t *filter,
                                              const int32_t *bias, void *prepared);
@@ -132,15 +134,17 @@ void ci8_neon_fully_connected_run(const ci8_fully_connected *op, const int8_t *i
                                   int32_t batch_end);
 
 // ADD: the reference's prepared data (ci8_ref_add_params); only the run differs.
-size_t ci8_neon_add_prepared_size(const ci8_binary *op);
-ci8_status ci8_neon_add_prepare(ci8_binary *op, void *prepared);
+int ci8_neon_add_supports(const ci8_binary *op);
 void ci8_neon_add_run(const ci8_binary *op, const int8_t *input1, const int8_t *input2,
                       int8_t *output);
 
 // PRELU: the reference's prepared data (ci8_ref_pair_params); only the run differs.
+int ci8_neon_prelu_supports(const ci8_binary *op);
 void ci8_neon_prelu_run(const ci8_binary *op, const int8_t *input, const int8_t *alpha,
                         int8_t *output);
 
+int ci8_neon_max_pool2d_supports(const ci8_pool2d *op);      // channels >= 8
+int ci8_neon_average_pool2d_supports(const ci8_pool2d *op);  // channels >= 8, bounded window
 void ci8_neon_max_pool2d_run(const ci8_pool2d *op, const int8_t *input, int8_t *output);
 void ci8_neon_average_pool2d_run(const ci8_pool2d *op, const int8_t *input, int8_t *output);
 

@@ -1,5 +1,5 @@
-// DEPTHWISE_CONV_2D int8 on AArch64 NEON (depth_multiplier 1; other multipliers run the
-// reference kernel on reference-layout data kept behind this set's header). Both Arm sets use
+// DEPTHWISE_CONV_2D int8 on AArch64 NEON, depth_multiplier 1 (ci8_neon_depthwise_conv2d_supports;
+// other multipliers run the reference variant). Both Arm sets use
 // it: sdot sums 4 products along k, and a depthwise channel has only its own taps, not 4 of them
 // side by side in memory.
 //
@@ -28,11 +28,10 @@
 
 ci8_status ci8_ref_conv_multipliers(const ci8_conv2d *op, int32_t *mult, int32_t *shift);
 
-enum { DW_MODE_NEON = 1, DW_MODE_REFERENCE = 2 };
 enum { DW_PAIRED = 0, DW_SINGLE = 1 };
 
 typedef struct dw_header {
-  int32_t mode, taps, oc, ocp, pairing;
+  int32_t taps, oc, ocp, pairing;
 } dw_header;
 
 #define DW_HEADER CI8_ALIGN64(sizeof(dw_header))
@@ -59,8 +58,11 @@ static dw_layout dw_layout_of(const ci8_conv2d *op) {
   return l;
 }
 
+int ci8_neon_depthwise_conv2d_supports(const ci8_conv2d *op) {
+  return op->depth_multiplier == 1;
+}
+
 size_t ci8_neon_depthwise_conv2d_prepared_size(const ci8_conv2d *op) {
-  if (op->depth_multiplier != 1) return DW_HEADER + ci8_ref_depthwise_conv2d_prepared_size(op);
   return dw_layout_of(op).total;
 }
 
@@ -68,14 +70,8 @@ ci8_status ci8_neon_depthwise_conv2d_prepare(ci8_conv2d *op, const int8_t *filte
                                              const int32_t *bias, void *prepared) {
   uint8_t *base = (uint8_t *)prepared;
   dw_header *h = (dw_header *)base;
-  if (op->depth_multiplier != 1) {
-    const ci8_status st = ci8_ref_depthwise_conv2d_prepare(op, filter, bias, base + DW_HEADER);
-    if (st != CI8_OK) return st;
-    h->mode = DW_MODE_REFERENCE;
-    op->prepared = prepared;
-    return CI8_OK;
-  }
-  if (op->output_channels != op->input_channels) return CI8_ERR_BAD_PARAMS;
+  if (op->depth_multiplier != 1 || op->output_channels != op->input_channels)
+    return CI8_ERR_BAD_PARAMS;
   const dw_layout l = dw_layout_of(op);
   const int32_t oc = op->output_channels;
   int32_t *tmult = (int32_t *)(base + l.tmult), *tshift = (int32_t *)(base + l.tshift);
@@ -100,7 +96,6 @@ ci8_status ci8_neon_depthwise_conv2d_prepare(ci8_conv2d *op, const int8_t *filte
       w[(size_t)t * l.ocp + c] = v;
     }
   }
-  h->mode = DW_MODE_NEON;
   h->taps = l.taps;
   h->oc = oc;
   h->ocp = l.ocp;
@@ -112,7 +107,6 @@ ci8_status ci8_neon_depthwise_conv2d_prepare(ci8_conv2d *op, const int8_t *filte
 // Scratch: const int8_t *src[taps] (this pixel's tap pointers), int32 rel[taps] (interior tap
 // offsets), int8 zp_row[ocp + 16] (the input zero point: padding taps point here).
 size_t ci8_neon_depthwise_conv2d_scratch_size(const ci8_conv2d *op) {
-  if (op->depth_multiplier != 1) return 0;
   const dw_layout l = dw_layout_of(op);
   return CI8_ALIGN64(sizeof(void *) * (size_t)l.taps) +
          CI8_ALIGN64(sizeof(int32_t) * (size_t)l.taps) + CI8_ALIGN64((size_t)l.ocp + 16);
@@ -245,12 +239,6 @@ void ci8_neon_depthwise_conv2d_run(const ci8_conv2d *op, const int8_t *input, in
                                    void *scratch, int32_t row_begin, int32_t row_end) {
   const uint8_t *base = (const uint8_t *)op->prepared;
   const dw_header *h = (const dw_header *)base;
-  if (h->mode != DW_MODE_NEON) {
-    ci8_conv2d ref = *op;
-    ref.prepared = (void *)(base + DW_HEADER);
-    ci8_ref_depthwise_conv2d_run(&ref, input, output, scratch, row_begin, row_end);
-    return;
-  }
   if (row_end <= row_begin) return;
   const dw_layout l = dw_layout_of(op);
   dw_ctx k;

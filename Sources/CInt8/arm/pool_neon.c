@@ -1,12 +1,12 @@
 // MAX_POOL_2D and AVERAGE_POOL_2D int8 on AArch64 NEON, bit-exact with reference/pool.c.
 // Max: vmaxq_s8 over 16 (or 8) channels per tap from -128, then the activation clamp; max is
 // idempotent, so a channel tail is one more vector overlapping the previous one (ending at the
-// last channel). Fewer than 8 channels run the reference.
+// last channel). Fewer than 8 channels run the reference variant (ci8_neon_max_pool2d_supports).
 // Average: int32 sums of 8 channels per tap; the reference's rounded division
 // (acc +- count/2) / count (truncating) is done in float: |n| < 2^24 makes the correctly
 // rounded n / count truncate to the exact integer quotient (a non-integer quotient is at least
 // 1/count from the next integer, more than float's rounding error). Windows whose sums could
-// reach 2^24 run the reference, as do fewer than 8 channels.
+// reach 2^24 run the reference variant, as do fewer than 8 channels.
 // The activation bounds are int8 values, so clamping after saturation to int8 equals the
 // reference's clamp.
 #include "ci8_neon.h"
@@ -37,12 +37,16 @@ static inline pool_window pool_window_at(const ci8_pool2d *op, const int8_t *in_
   return w;
 }
 
+int ci8_neon_max_pool2d_supports(const ci8_pool2d *op) { return op->channels >= 8; }
+
+int ci8_neon_average_pool2d_supports(const ci8_pool2d *op) {
+  // Largest |sum +- count/2| must stay below 2^24 (see the top of the file).
+  const int64_t taps = (int64_t)op->filter_height * op->filter_width;
+  return op->channels >= 8 && taps * 129 < (INT64_C(1) << 24);
+}
+
 void ci8_neon_max_pool2d_run(const ci8_pool2d *op, const int8_t *input, int8_t *output) {
   const int32_t ch = op->channels, oh = op->output_height, ow = op->output_width;
-  if (ch < 8) {
-    ci8_ref_max_pool2d_run(op, input, output);
-    return;
-  }
   const int8x16_t lo = vdupq_n_s8((int8_t)op->activation_min);
   const int8x16_t hi = vdupq_n_s8((int8_t)op->activation_max);
   const int32_t width = ch >= 16 ? 16 : 8;
@@ -74,12 +78,6 @@ void ci8_neon_max_pool2d_run(const ci8_pool2d *op, const int8_t *input, int8_t *
 
 void ci8_neon_average_pool2d_run(const ci8_pool2d *op, const int8_t *input, int8_t *output) {
   const int32_t ch = op->channels, oh = op->output_height, ow = op->output_width;
-  // Largest |sum +- count/2| must stay below 2^24 (see the top of the file).
-  const int64_t taps = (int64_t)op->filter_height * op->filter_width;
-  if (ch < 8 || taps * 129 >= (INT64_C(1) << 24)) {
-    ci8_ref_average_pool2d_run(op, input, output);
-    return;
-  }
   const int32x4_t lo = vdupq_n_s32(op->activation_min), hi = vdupq_n_s32(op->activation_max);
   for (int32_t b = 0; b < op->batches; ++b) {
     const int8_t *in_b = input + (size_t)b * op->input_height * op->input_width * ch;

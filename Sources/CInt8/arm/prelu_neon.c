@@ -4,8 +4,8 @@
 // MultiplyByQuantizedMultiplier serves both (wrapping left shift, vqrdmulhq, RoundingDivideByPOT
 // with ties away from zero; see ci8_neon.h). Runs on rows along the last dim where the input
 // steps by 1 and alpha steps by 1 or is one byte broadcast over the row (TFLite's usual [C] or
-// [1, 1, C] alpha, or elementwise); other broadcasts run the reference. Prepared data: the
-// reference's ci8_ref_pair_params.
+// [1, 1, C] alpha, or elementwise): ci8_neon_prelu_supports; other broadcasts run the reference
+// variant. Prepared data: the reference's ci8_ref_pair_params.
 #include "ci8_neon.h"
 
 #if defined(__aarch64__)
@@ -56,8 +56,8 @@ static void prelu_row(const prelu_k *kp, const int8_t *x, const int8_t *a, int a
   }
 }
 
-void ci8_neon_prelu_run(const ci8_binary *op, const int8_t *input, const int8_t *alpha,
-                        int8_t *output) {
+// Input dense (TFLite's PRELU output has the input's shape) and the layout rows can serve.
+static int prelu_layout(const ci8_binary *op, size_t *total_out, int *dense_out) {
   const int32_t *d = op->shape.output_shape;
   const int32_t *s1 = op->shape.input1_strides, *s2 = op->shape.input2_strides;
   size_t total = 1;
@@ -67,6 +67,25 @@ void ci8_neon_prelu_run(const ci8_binary *op, const int8_t *input, const int8_t 
     if (d[i] > 1 && (s1[i] != (int32_t)total || s2[i] != (int32_t)total)) dense = 0;
     total *= (size_t)(d[i] > 0 ? d[i] : 0);
   }
+  *total_out = total;
+  *dense_out = dense;
+  if (dense || total == 0) return 1;
+  return input_dense && d[5] >= 2 && (s2[5] == 0 || s2[5] == 1);
+}
+
+int ci8_neon_prelu_supports(const ci8_binary *op) {
+  size_t total;
+  int dense;
+  return prelu_layout(op, &total, &dense);
+}
+
+void ci8_neon_prelu_run(const ci8_binary *op, const int8_t *input, const int8_t *alpha,
+                        int8_t *output) {
+  const int32_t *d = op->shape.output_shape;
+  const int32_t *s2 = op->shape.input2_strides;
+  size_t total;
+  int dense;
+  prelu_layout(op, &total, &dense);
   if (total == 0) return;
   const ci8_ref_pair_params *p = (const ci8_ref_pair_params *)op->prepared;
   prelu_k k;
@@ -85,11 +104,7 @@ void ci8_neon_prelu_run(const ci8_binary *op, const int8_t *input, const int8_t 
     prelu_row(&k, input, alpha, 1, output, total);
     return;
   }
-  const int a_step = s2[5] != 0;
-  if (!input_dense || d[5] < 2 || (a_step && s2[5] != 1)) {
-    ci8_ref_prelu_run(op, input, alpha, output);
-    return;
-  }
+  const int a_step = s2[5] != 0;  // ci8_neon_prelu_supports admitted the layout
   const size_t n = (size_t)d[5];
   for (size_t r = 0; r < total / n; ++r) {
     ptrdiff_t i1, i2;
