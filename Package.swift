@@ -8,7 +8,9 @@ let package = Package(
         .library(name: "Int8Runtime", targets: ["Int8Runtime"]),
         .library(name: "FacePipeline", targets: ["FacePipeline"]),
         .library(name: "Adaptation", targets: ["Adaptation"]),
+        .library(name: "Imaging", targets: ["Imaging"]),
         .library(name: "FrameCapture", targets: ["FrameCapture"]),
+        .library(name: "Streaming", targets: ["Streaming"]),
         .executable(name: "facecam", targets: ["facecam"]),
     ],
     dependencies: [
@@ -25,13 +27,19 @@ let package = Package(
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg",
                        providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
+        // Image types, geometry and resampling: what capture and the pipeline share, so
+        // neither has to import the other.
+        .target(name: "Imaging"),
         // Frames from V4L2 cameras and files, decoding and pixel conversion.
-        .target(name: "FrameCapture", dependencies: ["CTurboJPEG", "CV4L2", "FacePipeline"]),
+        .target(name: "FrameCapture", dependencies: ["CTurboJPEG", "CV4L2", "Imaging"]),
         // Test-time adaptation: float heads on the frozen int8 backbones, self-training,
         // feature-statistics alignment, persisted state.
         .target(name: "Adaptation", dependencies: ["Int8Runtime"]),
         // Face pipeline: preprocessing, BlazeFace decoding + NMS, tracking, verifier and classifier.
-        .target(name: "FacePipeline", dependencies: ["Int8Runtime", "Adaptation"]),
+        .target(name: "FacePipeline", dependencies: ["Imaging", "Int8Runtime", "Adaptation"]),
+        // The frame loop: a source -> the face pipeline -> sinks (JSON Lines, annotated images,
+        // and whatever an embedding program adds), with reconnects, statistics and telemetry.
+        .target(name: "Streaming", dependencies: ["Imaging", "FrameCapture", "FacePipeline", "Adaptation", "Int8Runtime"]),
         .executableTarget(
             name: "facecam",
             dependencies: [
@@ -39,6 +47,8 @@ let package = Package(
                 "FacePipeline",
                 "FrameCapture",
                 "Adaptation",
+                "Imaging",
+                "Streaming",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]),
@@ -50,12 +60,15 @@ let package = Package(
             exclude: ["Golden"]),  // read from the source tree (#filePath), not bundled
         .testTarget(
             name: "FrameCaptureTests",
-            dependencies: ["FrameCapture", "FacePipeline"]),
+            dependencies: ["FrameCapture", "Imaging"]),
+        .testTarget(
+            name: "StreamingTests",
+            dependencies: ["Streaming", "FrameCapture", "FacePipeline", "Imaging", "CAllocationCounter"]),
         .testTarget(
             name: "FacePipelineTests",
-            dependencies: ["FacePipeline", "Int8Runtime", "CAllocationCounter"]),
+            dependencies: ["FacePipeline", "Imaging", "Int8Runtime", "CAllocationCounter"]),
         .testTarget(
             name: "AdaptationTests",
-            dependencies: ["Adaptation", "Int8Runtime", "FacePipeline", "CAllocationCounter"]),
+            dependencies: ["Adaptation", "Int8Runtime", "FacePipeline", "Imaging", "CAllocationCounter"]),
     ]
 )

@@ -39,6 +39,13 @@ public struct AdaptationSettings: Sendable {
     /// How far aligned features move toward the source statistics at full gate (0...1): a
     /// partial shrinkage toward the stream when the source statistics are only roughly right.
     public var alignmentStrength: Float = 1
+    /// Largest factor alignment may scale a channel by (and 1/limit the smallest); 1 shifts the
+    /// means only. Noise inflates feature variances, and undoing that fully can overshoot.
+    public var alignmentGainLimit: Float = .infinity
+    /// Keep alignment only while it makes the frozen head more confident on the stream: a running
+    /// average of entropy(source head on aligned features) - entropy(int8 model) must stay below 0.
+    /// A label-free check that the mapping helps (needs the int8 model's own probabilities).
+    public var alignmentEntropyCheck = false
     /// Gradient updates happen only under a measured shift of the image signals.
     public var gateUpdates = true
     public var learningRate: Float = 1e-3

@@ -85,6 +85,10 @@ static const ci8_kernels k_reference = {.isa = CI8_ISA_REFERENCE};
 
 // ---- AVX2 (x86-64) ----
 #if defined(__x86_64__)
+static const ci8_conv2d_ukernel avx2_conv2d_direct = {
+    "qs8-conv/direct-4x16-avx2", ci8_avx2_conv2d_direct_supports,
+    ci8_avx2_conv2d_direct_prepared_size, ci8_avx2_conv2d_direct_prepare,
+    ci8_avx2_conv2d_direct_scratch_size, ci8_avx2_conv2d_direct_run};
 static const ci8_conv2d_ukernel avx2_conv2d = {
     "qs8-conv/im2col-4x16-avx2", NULL, ci8_avx2_conv2d_prepared_size, ci8_avx2_conv2d_prepare,
     ci8_avx2_conv2d_scratch_size, ci8_avx2_conv2d_run};
@@ -108,7 +112,8 @@ static const ci8_pool2d_ukernel avx2_max_pool2d = {
 static const ci8_pool2d_ukernel avx2_average_pool2d = {
     "qs8-avgpool/8c-avx2", ci8_avx2_average_pool2d_supports, ci8_avx2_average_pool2d_run};
 
-static const ci8_conv2d_ukernel *const avx2_conv2d_list[] = {&avx2_conv2d, NULL};
+static const ci8_conv2d_ukernel *const avx2_conv2d_list[] = {&avx2_conv2d_direct, &avx2_conv2d,
+                                                               NULL};
 static const ci8_conv2d_ukernel *const avx2_depthwise_list[] = {&avx2_depthwise_conv2d, NULL};
 static const ci8_fully_connected_ukernel *const avx2_fc_list[] = {&avx2_fully_connected, NULL};
 static const ci8_binary_ukernel *const avx2_add_list[] = {&avx2_add, NULL};

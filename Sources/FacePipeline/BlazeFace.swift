@@ -4,6 +4,8 @@ import Glibc
 // BlazeFace short-range (MediaPipe) post-processing: the 896 SSD anchors, box and keypoint
 // decoding, and weighted non-maximum suppression, with MediaPipe's settings for this model.
 
+import Imaging
+
 public struct Detection: Sendable {
     /// Box in the detector's normalized [0, 1] input coordinates (before mapping to the image).
     public var box: Box

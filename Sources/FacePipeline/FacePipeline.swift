@@ -3,6 +3,7 @@
 // on, the final layers of ONet and of the expression model run as adapted float heads on the
 // frozen int8 features (a partial run of each model up to its feature tensor).
 import Adaptation
+import Imaging
 import Int8Runtime
 
 public struct Face: Sendable {

@@ -3,6 +3,8 @@
 // track. The track id goes into the output; adaptation uses the track's slot to average the
 // predictions of one face over time (temporal ensembling). Fixed capacity: no allocation.
 
+import Imaging
+
 public struct FaceTracker: Sendable {
     public struct Track: Sendable {
         public var id: Int

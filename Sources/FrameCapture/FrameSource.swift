@@ -82,7 +82,7 @@ extension FrameSource {
     public var droppedFrames: Int { 0 }
 }
 
-import FacePipeline
+import Imaging
 
 extension Frame {
     /// The frame's pixels as the face pipeline reads them, without conversion; nil for

@@ -2,7 +2,7 @@
 // reused frame after frame (no allocation once its size is stable). YUV uses BT.601
 // limited-range coefficients in 16.16 fixed point, the convention of webcams and libjpeg.
 import CTurboJPEG
-import FacePipeline
+import Imaging
 
 public final class FrameConverter {
     private var decoder: tjhandle?

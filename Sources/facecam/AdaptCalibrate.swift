@@ -2,6 +2,8 @@ import Adaptation
 import ArgumentParser
 import FacePipeline
 import Foundation
+import Imaging
+import Streaming
 import FrameCapture
 import Int8Runtime
 

@@ -2,6 +2,8 @@ import Adaptation
 import ArgumentParser
 import FacePipeline
 import Foundation
+import Imaging
+import Streaming
 import Int8Runtime
 
 /// The shift benchmark's engine (tools/adapt-bench): facecam's own adaptation code on streams
@@ -64,6 +66,11 @@ struct AdaptEval: ParsableCommand {
             make("no-teacher") { s, _ in s.teacher = .none },
             make("lr-1e-2") { s, _ in s.learningRate = 1e-2 },
             make("deep") { s, head in if head == "verifier" { s.trainedLayers = 2 } },
+            // Expression alignment without its entropy check, mean-only, and with bounded gains.
+            make("expr-align-unchecked") { s, head in if head == "expression" { s.alignment = .gated; s.alignmentEntropyCheck = false } },
+            make("expr-align-mean") { s, head in if head == "expression" { s.alignment = .gated; s.alignmentEntropyCheck = false; s.alignmentGainLimit = 1 } },
+            make("expr-align-clamp") { s, head in if head == "expression" { s.alignment = .gated; s.alignmentEntropyCheck = false; s.alignmentGainLimit = 1.5 } },
+            make("entropy-check") { s, _ in s.alignmentEntropyCheck = true },
             make("align-half") { s, _ in s.alignment = .gated; s.alignmentStrength = 0.5; s.learningRate = 0 },
 
         ]
@@ -83,7 +90,11 @@ struct AdaptEval: ParsableCommand {
         var histogram: [Int]
         var selectedFraction: Double, pseudoLabelPrecision: Double?
         var resets: Int, microseconds: Double
-        var recovery: Double? { clean - frozen > 0.02 ? (adapted - frozen) / (clean - frozen) : nil }
+        /// Predictions the frozen model made on the stream; a row without any (e.g. a video on
+        /// which the detector finds no face) cannot be scored and counts in no summary figure.
+        var samples: Int
+        var scored: Bool { samples > 0 }
+        var recovery: Double? { scored && clean - frozen > 0.02 ? (adapted - frozen) / (clean - frozen) : nil }
         var delta: Double { adapted - frozen }
     }
 
@@ -143,6 +154,10 @@ struct AdaptEval: ParsableCommand {
     }
 
     private func printRow(_ r: Row) {
+        guard r.scored else {
+            print(pad(r.stream.name, 30) + pad(r.head, 11) + pad(r.variant, 14) + "  no samples (nothing to score; left out of the summary)")
+            return
+        }
         let cells = [String(format: "%.3f", r.frozen), String(format: "%.3f", r.adapted), String(format: "%.3f", r.clean),
                      r.recovery.map { String(format: "%+.3f", $0) } ?? "-", String(format: "%.3f", r.selectedFraction),
                      r.pseudoLabelPrecision.map { String(format: "%.3f", $0) } ?? "-", String(r.resets), String(format: "%.1f", r.microseconds)]
@@ -163,12 +178,13 @@ struct AdaptEval: ParsableCommand {
                  ("selected_fraction", .number(round4(r.selectedFraction))),
                  ("pseudo_label_precision", r.pseudoLabelPrecision.map { .number(round4($0)) } ?? .null),
                  ("resets", .integer(r.resets)), ("update_us", .number(round3(r.microseconds))),
-                 ("predicted_histogram", .array(r.histogram.map { .integer($0) }))])
+                 ("samples", .integer(r.samples)), ("predicted_histogram", .array(r.histogram.map { .integer($0) }))])
     }
 
     /// The benchmark's verdict for the default method, per the definitions.
     private func summaryJSON(_ rows: [Row]) -> JSON {
-        let d = rows.filter { $0.variant == "default" }
+        let unscored = rows.filter { $0.variant == "default" && !$0.scored }.map { JSON.string("\($0.stream.name)/\($0.head)") }
+        let d = rows.filter { $0.variant == "default" && $0.scored }
         let isClean = { (r: Row) in r.stream.corruption == "clean" }
         let balanced = d.filter { $0.stream.mix == "balanced" }
         let recoveries = balanced.filter { $0.stream.severity == 5 && !isClean($0) && $0.stream.corruption != "continual" }
@@ -180,11 +196,12 @@ struct AdaptEval: ParsableCommand {
             ("worst_delta", worst(d)),
             ("clean_delta", worst(d.filter { isClean($0) && $0.stream.mix == "balanced" })),
             ("label_shift_delta", worst(d.filter { $0.stream.mix != "balanced" })),
+            ("unscored_rows", .array(unscored)),
         ]
         // The same figures for every other variant, so the default is chosen by measurement.
         var others: [(String, JSON)] = []
         for name in Set(rows.map(\.variant)).sorted() where name != "default" {
-            let v = rows.filter { $0.variant == name }
+            let v = rows.filter { $0.variant == name && $0.scored }
             let rec = v.filter { $0.stream.mix == "balanced" && $0.stream.severity == 5 && !isClean($0) && $0.stream.corruption != "continual" }
                 .compactMap(\.recovery)
             others.append((name, .object([
@@ -284,7 +301,7 @@ final class Evaluator {
                                       adapted: balancedScore(truth: truth, predicted: predicted, classes: 2), clean: clean,
                                       histogram: histogram, selectedFraction: Double(selected) / Double(max(truth.count, 1)),
                                       pseudoLabelPrecision: selected > 0 ? Double(selectedRight) / Double(selected) : nil,
-                                      resets: adapter.resets, microseconds: adapter.meanStepMicroseconds))
+                                      resets: adapter.resets, microseconds: adapter.meanStepMicroseconds, samples: labels.count))
         }
         return rows
     }
@@ -381,13 +398,13 @@ final class Evaluator {
                                       clean: cleanVerifier, histogram: vh,
                                       selectedFraction: Double(s.verifierSelected) / Double(max(s.faces, 1)),
                                       pseudoLabelPrecision: s.verifierSelected > 0 ? Double(s.verifierSelectedRight) / Double(s.verifierSelected) : nil,
-                                      resets: v.resets, microseconds: v.meanStepMicroseconds))
+                                      resets: v.resets, microseconds: v.meanStepMicroseconds, samples: frozen.verifierTruth.count))
             rows.append(AdaptEval.Row(stream: stream, head: "expression", variant: variant.name, frozen: frozenExpression,
                                       adapted: balancedScore(truth: s.expressionTruth, predicted: s.expressionPredicted, classes: 7),
                                       clean: cleanExpression, histogram: eh,
                                       selectedFraction: Double(s.expressionSelected) / Double(max(s.expressionTruth.count, 1)),
                                       pseudoLabelPrecision: s.expressionSelected > 0 ? Double(s.expressionSelectedRight) / Double(s.expressionSelected) : nil,
-                                      resets: e.resets, microseconds: e.meanStepMicroseconds))
+                                      resets: e.resets, microseconds: e.meanStepMicroseconds, samples: frozen.expressionTruth.count))
         }
         return rows
     }

@@ -1,6 +1,8 @@
 import Adaptation
 import ArgumentParser
 import Foundation
+import Imaging
+import Streaming
 
 /// `facecam adapt-state FILE`: what a persisted adaptation state holds, or why it is unusable.
 struct AdaptState: ParsableCommand {

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import Imaging
+import Streaming
 import Int8Runtime
 
 struct Bench: ParsableCommand {

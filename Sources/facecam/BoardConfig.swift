@@ -1,5 +1,7 @@
 import Adaptation
 import Foundation
+import Imaging
+import Streaming
 import Yams
 
 /// Settings for `facecam run`, from defaults, a board profile (firmware-config/*.yaml) and flags,
@@ -45,6 +47,8 @@ enum BoardConfig {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             throw ConfigError(description: "\(path): cannot read the file")
         }
+        // Bounded before Yams: its parser recurses per nesting level and would overflow the stack.
+        if let problem = YAMLBounds.check([UInt8](data)) { throw ConfigError(description: "\(path): \(problem)") }
         let root: Node?
         do { root = try Yams.compose(yaml: text) } catch {
             throw ConfigError(description: "\(path): not valid YAML: \(error)")

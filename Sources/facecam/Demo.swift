@@ -1,6 +1,8 @@
 import ArgumentParser
 import FacePipeline
 import Foundation
+import Imaging
+import Streaming
 import Int8Runtime
 
 struct Demo: ParsableCommand {
@@ -87,5 +89,3 @@ struct Demo: ParsableCommand {
     }
 }
 
-func round1(_ x: Double) -> Double { (x * 10).rounded() / 10 }
-func round3(_ x: Double) -> Double { (x * 1000).rounded() / 1000 }

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import Imaging
+import Streaming
 import FrameCapture
 
 /// `facecam devices`: the V4L2 devices present and what each capture device offers.

@@ -3,6 +3,8 @@ import ArgumentParser
 import FacePipeline
 import FrameCapture
 import Foundation
+import Imaging
+import Streaming
 import Int8Runtime
 
 /// Set from the SIGINT/SIGTERM handler; the loop checks it between frames.
@@ -135,12 +137,16 @@ struct Run: ParsableCommand {
 
         let stats = RunStatistics(sourceName: frameSource.name, interval: summaryInterval)
         let converter = FrameConverter()
-        let writer = JPEGWriter()
+        let recorder = TelemetryRecorder(verifier: pipeline.verifierAdapter, expression: pipeline.expressionAdapter)
+        var sinks: [FrameSink] = []
+        if output == "jsonl" { sinks.append(JSONLinesSink()) }
+        if let annotate { sinks.append(AnnotatedFolderSink(folder: annotate, note: stats.note)) }
+        let info = StreamInfo(sourceName: frameSource.name, isLive: frameSource.isLive, adaptingHeads: adapters.map(\.name))
+        for sink in sinks { try sink.start(info) }
         var image = RGBImage(width: 1, height: 1)
         var processed = 0
         var exitStatus: Int32 = 0
         var droppedBeforeReconnect = 0  // a reopened camera counts from 0 again
-        var annotateFailed = false
         stats.note("facecam: reading \(frameSource.name)")
         stats.adapters = adapters
         persistence?.restore(adapters, note: stats.note)
@@ -184,7 +190,7 @@ struct Run: ParsableCommand {
             // Raw camera formats are sampled where they lie; JPEG is decoded to RGB first.
             // An RGB copy of a raw frame is made only when it is annotated.
             let view = frame.pixelView
-            if view == nil || annotate != nil {
+            if view == nil || sinks.contains(where: { $0.wantsImage }) {
                 do { try converter.convert(frame, into: &image) } catch let error as CaptureError {
                     stats.corrupt += 1
                     stats.note("facecam: skipped frame \(frame.sequence): \(error.message)")
@@ -205,30 +211,31 @@ struct Run: ParsableCommand {
             let t3 = monotonicNanoseconds()
             processed += 1
             let isJPEG = frame.format == .mjpeg
-            let latency = FrameLatency(capture: ms(t1 - t0), decode: isJPEG ? ms(t2 - t1) : 0, convert: isJPEG ? 0 : ms(t2 - t1),
-                                       detect: timings.detectMs,
-                                       verify: timings.verifyMs, classify: timings.classifyMs, total: ms(t3 - t0))
+            var latency = StageLatency()
+            latency.capture = ms(t1 - t0); latency.decode = isJPEG ? ms(t2 - t1) : 0; latency.convert = isJPEG ? 0 : ms(t2 - t1)
+            latency.detect = timings.detectMs; latency.verify = timings.verifyMs; latency.classify = timings.classifyMs
+            latency.total = ms(t3 - t0)
             let dropped = droppedBeforeReconnect + frameSource.droppedFrames
             stats.record(latency, dropped: dropped)
-            if output == "jsonl" {
-                let line = frameJSON(index: processed - 1, frame: frame, size: frameSize, faces: faces, latency: latency,
-                                     dropped: dropped)
-                if !writeLine(line.text) { break loop }  // stdout closed (e.g. piped into head)
-            }
-            if let annotate {
-                var copy = image
-                Annotator.draw(faces, on: &copy)
-                let path = "\(annotate)/frame-\(String(format: "%06d", processed - 1)).jpg"
-                let written = (try? writer.encode(copy)).map { FileManager.default.createFile(atPath: path, contents: Data($0)) } ?? false
-                if !written && !annotateFailed {
-                    annotateFailed = true
-                    stats.note("facecam: cannot write \(path); annotated frames are not being saved")
-                }
-            }
+            let snapshot = recorder.record(faces: faces, latency: latency, dropped: dropped, corrupt: stats.corrupt,
+                                           reconnects: stats.reconnects)
+            let processedFrame = ProcessedFrame(index: processed - 1, frame: frame, width: frameSize.width, height: frameSize.height,
+                                                faces: faces, latency: latency, dropped: dropped, view: view,
+                                                image: view == nil || sinks.contains(where: { $0.wantsImage }) ? image : nil)
+            var stop = false
+            for sink in sinks where sink.consume(processedFrame, telemetry: snapshot) == .stop { stop = true }
+            if stop { break loop }
             persistence?.maybeSave(adapters)
             stats.maybeSummarize()
         }
         frameSource.close()
+        recorder.update(state: exitStatus == 3 ? .lost : .ended, corrupt: stats.corrupt, reconnects: stats.reconnects)
+        for sink in sinks {
+            do { try sink.finish(recorder.current) } catch {
+                stats.note("facecam: \(error)")
+                if exitStatus == 0 { exitStatus = 1 }
+            }
+        }
         if let persistence {
             do { try persistence.finish(adapters) } catch {
                 stats.note("facecam: could not save the adaptation state: \(error)")
@@ -240,51 +247,6 @@ struct Run: ParsableCommand {
         if stopRequested != 0 { stats.note("facecam: stopped by signal") }
         if exitStatus != 0 { throw ExitCode(exitStatus) }
     }
-
-    private func frameJSON(index: Int, frame: Frame, size: (width: Int, height: Int), faces: [Face], latency: FrameLatency,
-                           dropped: Int) -> JSON {
-        .object([
-            ("frame", .integer(index)), ("sequence", .integer(frame.sequence)),
-            ("timestamp_ms", .number(round3(Double(frame.timestampNs) / 1e6))),
-            ("width", .integer(size.width)), ("height", .integer(size.height)),
-            ("faces", .array(faces.map(faceJSON))),
-            ("dropped", .integer(dropped)),
-            ("latency_ms", .object([("capture", .number(round3(latency.capture))), ("decode", .number(round3(latency.decode))),
-                                    ("convert", .number(round3(latency.convert))),
-                                    ("detect", .number(round3(latency.detect))), ("verify", .number(round3(latency.verify))),
-                                    ("classify", .number(round3(latency.classify))), ("total", .number(round3(latency.total)))])),
-        ])
-    }
-
-    private func writeLine(_ text: String) -> Bool {
-        var line = text
-        line.append("\n")
-        let ok = line.withCString { fputs($0, stdout) } >= 0
-        return ok && fflush(stdout) == 0
-    }
-}
-
-func faceJSON(_ face: Face) -> JSON {
-    var pairs: [(String, JSON)] = [
-        ("box", .array([face.box.x, face.box.y, face.box.width, face.box.height].map { .number(round1(Double($0))) })),
-        ("score", .number(round3(Double(face.detectionScore)))),
-        ("keypoints", .array(face.keypoints.map { .array([.number(round1(Double($0.x))), .number(round1(Double($0.y)))]) })),
-    ]
-    if let p = face.faceProbability { pairs.append(("face_probability", .number(round3(Double(p))))) }
-    if let e = face.expression {
-        pairs.append(("expression", .string(e)))
-        pairs.append(("probabilities", .object(zip(ExpressionClassifier.labels, face.expressionProbabilities).map {
-            ($0.0, .number(round3(Double($0.1))))
-        })))
-    }
-    pairs.append(("track", .integer(face.track)))
-    if face.verifierAdaptation != nil || face.expressionAdaptation != nil {
-        var heads: [(String, JSON)] = []
-        if let v = face.verifierAdaptation { heads.append(("verifier", adaptationJSON(v))) }
-        if let e = face.expressionAdaptation { heads.append(("expression", adaptationJSON(e))) }
-        pairs.append(("adaptation", .object(heads)))
-    }
-    return .object(pairs)
 }
 
 func parseSize(_ text: String) -> (Int, Int)? {
@@ -294,10 +256,6 @@ func parseSize(_ text: String) -> (Int, Int)? {
 }
 
 private func ms(_ ns: UInt64) -> Double { Double(ns) / 1e6 }
-
-struct FrameLatency {
-    var capture, decode, convert, detect, verify, classify, total: Double
-}
 
 /// Opens the configured source, and reopens a lost camera with exponential backoff.
 struct SourceOpener {
@@ -368,7 +326,7 @@ final class RunStatistics {
         self.interval = interval
     }
 
-    func record(_ l: FrameLatency, dropped: Int) {
+    func record(_ l: StageLatency, dropped: Int) {
         frames += 1
         windowFrames += 1
         self.dropped = dropped

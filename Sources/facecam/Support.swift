@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import Imaging
+import Streaming
 import Int8Runtime
 
 /// Loads a model, turning its error into a clean command-line failure.

@@ -1,6 +1,7 @@
 @testable import Adaptation
 import CAllocationCounter
 import FacePipeline
+import Imaging
 import Int8Runtime
 import XCTest
 
@@ -97,6 +98,61 @@ final class AdapterTests: XCTestCase {
         let expressionState = p.expressionAdapter!.headState(modelSHA256: hash)
         XCTAssertThrowsError(try other.restore(from: expressionState, modelSHA256: hash))
         XCTAssertEqual(other.snapshot, before)
+    }
+
+    func testAlignmentGainLimit() {
+        // Source: mean 0, variance 1 per channel; the stream: mean 5, variance ~100.
+        let stats = FeatureStatistics(channels: 2, sourceMean: [0, 0], sourceVariance: [1, 1], momentum: 0.02)
+        var x: [Float] = [0, 0]
+        for i in 0..<2000 { let v: Float = i % 2 == 0 ? 15 : -5; x = [v, v]; stats.observe(x, count: 2) }
+        var y: [Float] = [0, 0]
+        let input: [Float] = [15, 15]
+        stats.align(input, count: 2, strength: 1, gainLimit: 1, into: &y)
+        XCTAssertEqual(y[0], 15 - stats.mean[0], accuracy: 1e-4, "limit 1 shifts the mean only")
+        stats.align(input, count: 2, strength: 1, gainLimit: 2, into: &y)
+        XCTAssertEqual(y[0], (15 - stats.mean[0]) * 0.5, accuracy: 1e-4, "the gain (~0.1) is bounded at 1/2")
+        stats.align(input, count: 2, strength: 1, into: &y)
+        XCTAssertEqual(y[0], (15 - stats.mean[0]) * stats.gain[0], accuracy: 1e-4)
+        XCTAssertLessThan(stats.gain[0], 0.2)
+    }
+
+    func testEntropyCheckDropsAlignmentThatMakesTheHeadLessConfident() throws {
+        let model = try Model(path: "\(root)/models/onet.tflite")
+        let extracted = try HeadExtraction.extract(from: model, feature: KnownHead.verifier.feature, output: KnownHead.verifier.output)
+        var options = Interpreter.Options()
+        options.preservedTensors = [extracted.featureTensor.index]
+        let interpreter = try Interpreter(model: model, options: options)
+        let run = try interpreter.partialRun(to: [extracted.featureTensor.index])
+        let crops = try FloatHeadTests.crops(width: 48, height: 48, layout: .rgb, count: 20)
+        // The int8 model's answer is given as certain ([1, 0], entropy 0): no alignment can be
+        // more confident, so the check must drop it and the face reports that answer exactly.
+        // Given as [0.5, 0.5] (entropy ln 2), alignment is kept.
+        for (frozen, keeps) in [([Float(1), 0], false), ([Float(0.5), 0.5], true)] {
+            var s = AdaptationSettings()
+            s.alignment = .always
+            s.learningRate = 0
+            s.alignmentEntropyCheck = true
+            let adapter = try HeadAdapter(name: "verifier", extracted: try HeadExtraction.extract(from: model, feature: KnownHead.verifier.feature,
+                                                                                                   output: KnownHead.verifier.output),
+                                          source: try source("verifier", "onet"), settings: s)
+            var step = AdaptationStep()
+            for i in 0..<40 {
+                try interpreter.setInput(0, int8: crops[i % crops.count])
+                interpreter.invoke(run)
+                step = frozen.withUnsafeBufferPointer { f in
+                    adapter.process(input: UnsafePointer(interpreter.inputBuffer(0).bindMemory(to: Int8.self).baseAddress!), width: 48, height: 48,
+                                    channels: 3, featureBytes: interpreter.tensorBytes(extracted.featureTensor.index)!, track: nil,
+                                    frozen: f.baseAddress!)
+                }
+            }
+            if keeps {
+                XCTAssertEqual(step.alignment, 1)
+                XCTAssertLessThan(adapter.alignmentEntropyGain, 0)
+            } else {
+                XCTAssertEqual(step.alignment, 0)
+                XCTAssertEqual(Array(adapter.prediction), frozen)
+            }
+        }
     }
 
     func testCollapseResetsToSource() throws {

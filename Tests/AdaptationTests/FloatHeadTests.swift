@@ -1,5 +1,6 @@
 @testable import Adaptation
 import FacePipeline
+import Imaging
 import Int8Runtime
 import XCTest
 

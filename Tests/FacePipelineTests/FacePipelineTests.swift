@@ -1,5 +1,6 @@
 import XCTest
 @testable import FacePipeline
+import Imaging
 
 final class FacePipelineTests: XCTestCase {
     func testAnchorsFollowMediaPipeLayout() {

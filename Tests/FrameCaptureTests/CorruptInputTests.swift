@@ -1,5 +1,5 @@
 import XCTest
-import FacePipeline
+import Imaging
 @testable import FrameCapture
 
 /// Damaged files must be read frame by frame with bad frames reported, never a crash or an

@@ -1,5 +1,5 @@
 import XCTest
-import FacePipeline
+import Imaging
 @testable import FrameCapture
 
 final class PixelConversionTests: XCTestCase {

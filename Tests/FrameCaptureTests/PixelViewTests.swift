@@ -1,5 +1,5 @@
 import XCTest
-import FacePipeline
+import Imaging
 @testable import FrameCapture
 
 /// Sampling a camera format directly must give what converting to RGB first gives (up to

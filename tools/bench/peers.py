@@ -10,12 +10,17 @@ ONNX Runtime runs an ONNX QDQ model made from the same .tflite by tools/bench/tf
 optimization level is ORT_ENABLE_ALL where it loads and deviates from LiteRT built-in by no more
 than ORT_ENABLE_EXTENDED does, else ORT_ENABLE_EXTENDED. A model that cannot be converted or loaded
 gets "n/a" and the reason instead of failing the run.
+
+By default the MLPerf Tiny int8 models (tools/mlperf-tiny/, fetched into tools/.cache/mlperf-tiny/
+by tools/mlperf-tiny/fetch) run after the shipped ones, and the geometric mean of facecam/XNNPACK
+median time over them is printed (--no-mlperf-tiny leaves them out).
 """
 from __future__ import annotations
 
 import argparse
 import glob
 import json
+import math
 import os
 import resource
 import subprocess
@@ -26,6 +31,14 @@ from ort_session import ORT_SETTINGS, ort_session
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ONNX_CACHE = os.path.join(ROOT, "tools", ".cache", "onnx")
+MLPERF_TINY_FETCH = os.path.join(ROOT, "tools", "mlperf-tiny", "fetch.py")
+
+
+def mlperf_tiny_models():
+    out = subprocess.run([sys.executable, MLPERF_TINY_FETCH], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"bench-peers: fetching the MLPerf Tiny models failed: {out.stderr.strip()}")
+    return out.stdout.split()
 
 
 def random_inputs(details, rng):
@@ -175,6 +188,7 @@ def main():
     ap.add_argument("--xnnpack", action="store_true")
     ap.add_argument("--ort-level")
     ap.add_argument("--prepare-ort")
+    ap.add_argument("--no-mlperf-tiny", action="store_true", help="leave out the MLPerf Tiny models")
     a = ap.parse_args()
     if a.prepare_ort:
         print(json.dumps(prepare_ort(a.prepare_ort)))
@@ -186,19 +200,26 @@ def main():
             print(json.dumps(litert_child(a.child, a.builtin, a.iterations, a.warmup)))
         return
     models = a.models or sorted(glob.glob(os.path.join(ROOT, "models", "*.tflite")))
+    tiny = [] if a.models or a.no_mlperf_tiny else mlperf_tiny_models()
+    models = models + tiny
     rows = []
     for m in models:
         fc = run_facecam(a.facecam, m, a.iterations, a.warmup)
         xnn = run_litert(m, False, a.iterations, a.warmup)
         blt = run_litert(m, True, a.iterations, a.warmup)
         ort = run_ort(m, a.iterations, a.warmup)
-        rows.append({"model": os.path.relpath(m, ROOT), "facecam": fc, "litert_xnnpack": xnn, "litert_builtin": blt,
+        rows.append({"model": os.path.relpath(m, ROOT), "suite": "mlperf-tiny" if m in tiny else "shipped", "facecam": fc, "litert_xnnpack": xnn, "litert_builtin": blt,
                      "onnxruntime": ort})
+    tiny_rows = [r for r in rows if r["suite"] == "mlperf-tiny"]
+    geomean = None
+    if tiny_rows:
+        ratios = [r["facecam"]["latency_ms"]["median"] / r["litert_xnnpack"]["latency_ms"]["median"] for r in tiny_rows]
+        geomean = math.exp(sum(math.log(x) for x in ratios) / len(ratios))
     if a.json:
         print(json.dumps(rows, indent=1))
         return
     print(f"single thread, {a.iterations} timed runs after {a.warmup} warm-up; median ms (ratio = peer / facecam, >1: facecam faster)")
-    print(f"{'model':26} {'facecam':>9} {'xnnpack':>9} {'ratio':>6} {'builtin':>9} {'ratio':>6} {'ort':>9} {'ratio':>6} "
+    print(f"{'model':32} {'facecam':>9} {'xnnpack':>9} {'ratio':>6} {'builtin':>9} {'ratio':>6} {'ort':>9} {'ratio':>6} "
           f"{'arena KiB':>9} {'load ms':>8} {'RSS MiB fc/xnn/blt/ort':>23}  kernels")
     for r in rows:
         f, x, b, o = r["facecam"], r["litert_xnnpack"], r["litert_builtin"], r["onnxruntime"]
@@ -207,14 +228,18 @@ def main():
         ort_cols = f"{o['latency_ms']['median']:9.3f} {o['latency_ms']['median'] / fm:6.2f}" if ort_ok else f"{'n/a':>9} {'n/a':>6}"
         rss = "/".join(f"{v / 2**20:.0f}" for v in (f["peak_rss_bytes"], x["peak_rss_bytes"], b["peak_rss_bytes"]))
         rss += "/" + (f"{o['peak_rss_bytes'] / 2**20:.0f}" if ort_ok else "n/a")
-        print(f"{r['model']:26} {fm:9.3f} {xm:9.3f} {xm / fm:6.2f} {bm:9.3f} {bm / fm:6.2f} {ort_cols} "
+        shown = "mlperf-tiny/" + os.path.basename(r["model"])[:-7] if r["suite"] == "mlperf-tiny" else r["model"]
+        print(f"{shown:32} {fm:9.3f} {xm:9.3f} {xm / fm:6.2f} {bm:9.3f} {bm / fm:6.2f} {ort_cols} "
               f"{f['arena_bytes'] / 1024:9.1f} {f['load_ms']:8.2f} {rss:>23}  {f['kernels']}")
     print("load ms: facecam parse+validate+pack+plan; LiteRT load+allocate_tensors; ORT InferenceSession(): "
           + ", ".join(f"{os.path.basename(r['model'])} xnn {r['litert_xnnpack']['load_ms']:.1f} / builtin {r['litert_builtin']['load_ms']:.1f}"
                      + ("" if "error" in r["onnxruntime"] else f" / ort {r['onnxruntime']['load_ms']:.1f}") for r in rows))
+    if geomean is not None:
+        print(f"MLPerf Tiny ({len(tiny_rows)} models): geometric mean of facecam / LiteRT+XNNPACK median time = {geomean:.2f} "
+              "(<1: facecam faster)")
     version = next((r["onnxruntime"]["onnxruntime"] for r in rows if "onnxruntime" in r["onnxruntime"]), "?")
     print(f"ort: onnxruntime {version}, {ORT_SETTINGS}; QDQ model from tools/bench/tflite_to_onnx.py; "
-          "max |ORT - LiteRT built-in| over outputs on 4 random int8 inputs (single op in isolation in parentheses):")
+          "max |ORT - LiteRT built-in| over outputs on 4 random inputs, in int8 steps (single op in isolation in parentheses):")
     for r in rows:
         o = r["onnxruntime"]
         if "error" in o and "level" not in o:

@@ -10,8 +10,11 @@ Layout: rank-4 activations are kept NCHW inside the graph. The int8 inputs are t
 NHWC -> NCHW right at the graph input, RESHAPE transposes back to NHWC before it flattens (so the
 element order matches TFLite), and rank-4 outputs are transposed back to NHWC.
 
-Supported operators: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD, MAX_POOL_2D, MEAN, SOFTMAX,
-PAD, CONCATENATION, RESHAPE, PRELU (fused RELU / RELU6 / RELU_N1_TO_1 activations included).
+Supported operators: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, ADD, MAX_POOL_2D, AVERAGE_POOL_2D,
+MEAN, SOFTMAX, PAD, CONCATENATION, RESHAPE, PRELU (fused RELU / RELU6 / RELU_N1_TO_1 activations
+included), QUANTIZE of a float32 graph input and DEQUANTIZE to a float32 graph output (QuantizeLinear /
+DequantizeLinear), and SHAPE / STRIDED_SLICE / PACK when they only compute a RESHAPE's shape (the
+converted RESHAPE takes the output tensor's static shape, so they are dropped).
 
 Usage: python tools/bench/tflite_to_onnx.py MODEL.tflite... [--out-dir DIR] [--validate]
 """
@@ -233,7 +236,7 @@ class _Converter:
         self.q(self.activation(out, opts.FusedActivationFunction()), y)
         self.nchw[y] = bool(self.nchw.get(a))
 
-    def max_pool(self, op):
+    def max_pool(self, op, average=False):
         x, y = int(op.Inputs(0)), int(op.Outputs(0))
         opts = _options(op, tflite.Pool2DOptions)
         in_shape = self.shape(x)
@@ -243,7 +246,9 @@ class _Converter:
             t, bo = _same_pads(in_shape[1], kh, sh, 1)
             l, r = _same_pads(in_shape[2], kw, sw, 1)
             pads = [t, l, bo, r]
-        out = self.node("MaxPool", [self.dq(x)], kernel_shape=[kh, kw], strides=[sh, sw], pads=pads)
+        extra = dict(count_include_pad=0) if average else {}  # TFLite averages over the valid taps
+        out = self.node("AveragePool" if average else "MaxPool", [self.dq(x)], kernel_shape=[kh, kw],
+                        strides=[sh, sw], pads=pads, **extra)
         self.q(self.activation(out, opts.FusedActivationFunction()), y)
         self.nchw[y] = True
 
@@ -322,6 +327,24 @@ class _Converter:
         self.q(out, y)
         self.nchw[y] = bool(self.nchw.get(x))
 
+    def quantize(self, op):
+        x, y = int(op.Inputs(0)), int(op.Outputs(0))
+        if self.tensor(x).Type() != tflite.TensorType.FLOAT32:
+            raise UnsupportedModel("QUANTIZE from a non-float tensor")
+        self.q(self.qname(x), y)  # float tensors are named like int8 ones; they hold floats
+        self.nchw[y] = bool(self.nchw.get(x))
+
+    def dequantize(self, op):
+        x, y = int(op.Inputs(0)), int(op.Outputs(0))
+        self.node("Identity", [self.dq(x)], outputs=[self.qname(y)])
+        self.nchw[y] = bool(self.nchw.get(x))
+
+    def shape_arithmetic(self, op):
+        y = int(op.Outputs(0))
+        if y in {int(i) for i in self.g.OutputsAsNumpy()}:
+            raise UnsupportedModel("shape arithmetic as a graph output")
+        self.shape_only.add(y)
+
     # ---- graph ---------------------------------------------------------------------------
     def convert(self, name):
         B = tflite.BuiltinOperator
@@ -330,17 +353,21 @@ class _Converter:
                     B.FULLY_CONNECTED: self.fully_connected, B.ADD: self.add,
                     B.MAX_POOL_2D: self.max_pool, B.MEAN: self.mean, B.SOFTMAX: self.softmax,
                     B.PAD: self.pad, B.CONCATENATION: self.concat, B.RESHAPE: self.reshape,
-                    B.PRELU: self.prelu}
+                    B.PRELU: self.prelu, B.AVERAGE_POOL_2D: lambda op: self.max_pool(op, True),
+                    B.QUANTIZE: self.quantize, B.DEQUANTIZE: self.dequantize,
+                    B.SHAPE: self.shape_arithmetic, B.STRIDED_SLICE: self.shape_arithmetic,
+                    B.PACK: self.shape_arithmetic}
+        self.shape_only = set()
         graph_inputs, graph_outputs = [], []
         for i in self.g.InputsAsNumpy():
             i = int(i)
             t = self.tensor(i)
-            if t.Type() != tflite.TensorType.INT8:
-                raise UnsupportedModel("only int8 inputs")
+            if t.Type() not in (tflite.TensorType.INT8, tflite.TensorType.FLOAT32):
+                raise UnsupportedModel("only int8 or float32 inputs")
             shape = self.shape(i)
             name = t.Name().decode()
             self.names.add(name)
-            graph_inputs.append(helper.make_tensor_value_info(name, TensorProto.INT8, shape))
+            graph_inputs.append(helper.make_tensor_value_info(name, _ONNX_TYPES[_TFL_TYPES[t.Type()]], shape))
             if len(shape) == 4:
                 self.node("Transpose", [name], outputs=[self.qname(i)], perm=NHWC_TO_NCHW)
                 self.nchw[i] = True
@@ -352,6 +379,12 @@ class _Converter:
             code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
             if code not in handlers:
                 raise UnsupportedModel(f"operator {k}: {_OP_NAMES.get(code, code)} not supported")
+            shape_ops = (B.SHAPE, B.STRIDED_SLICE, B.PACK)
+            reads = [int(v) for v in op.InputsAsNumpy()]
+            if code == B.RESHAPE:
+                reads = reads[:1]  # its shape input may be shape arithmetic
+            if code not in shape_ops and any(v in self.shape_only for v in reads):
+                raise UnsupportedModel(f"operator {k}: reads shape arithmetic (only RESHAPE's shape may)")
             handlers[code](op)
         for i in self.g.OutputsAsNumpy():
             i = int(i)
@@ -362,7 +395,7 @@ class _Converter:
                 self.node("Transpose", [self.qname(i)], outputs=[name], perm=NCHW_TO_NHWC)
             else:
                 self.node("Identity", [self.qname(i)], outputs=[name])
-            graph_outputs.append(helper.make_tensor_value_info(name, TensorProto.INT8, shape))
+            graph_outputs.append(helper.make_tensor_value_info(name, _ONNX_TYPES[_TFL_TYPES[t.Type()]], shape))
         graph = helper.make_graph(self.nodes, name, graph_inputs, graph_outputs, self.inits)
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                                   producer_name="facecam tools/bench/tflite_to_onnx.py")
@@ -385,6 +418,30 @@ def _litert_builtin(tflite_path, keep_all=False):
     return it
 
 
+def _random_input(it, d, rng):
+    """int8 inputs: uniform over [-128, 127]; float32 inputs (quantized by a QUANTIZE): uniform over
+    the range that QUANTIZE maps onto [-128, 127]."""
+    if d["dtype"] == np.int8:
+        return rng.integers(-128, 128, size=d["shape"], dtype=np.int8)
+    tensors = {t["index"]: t for t in it.get_tensor_details()}
+    for op in it._get_ops_details():
+        if op["op_name"] == "QUANTIZE" and d["index"] in list(op["inputs"]):
+            scale, zp = tensors[int(op["outputs"][0])]["quantization"]
+            return rng.uniform((-128 - zp) * scale, (127 - zp) * scale, size=d["shape"]).astype(np.float32)
+    return rng.standard_normal(d["shape"]).astype(np.float32)
+
+
+def _lsb(it, d):
+    """Size of one int8 step of output d: 1 for int8, the DEQUANTIZE input's scale for float."""
+    if d["dtype"] == np.int8:
+        return 1.0
+    tensors = {t["index"]: t for t in it.get_tensor_details()}
+    for op in it._get_ops_details():
+        if op["op_name"] == "DEQUANTIZE" and d["index"] in list(op["outputs"]):
+            return float(tensors[int(op["inputs"][0])]["quantization"][0])
+    raise UnsupportedModel(f"float output {d['name']} not made by DEQUANTIZE")
+
+
 def max_lsb_deviation_per_op(tflite_path: str, seed: int = 1234) -> int:
     """Max deviation of any single converted operator in isolation: every DequantizeLinear of an
     activation is fed LiteRT built-in's own int8 value of that tensor (unoptimized ORT graph), so
@@ -397,7 +454,7 @@ def max_lsb_deviation_per_op(tflite_path: str, seed: int = 1234) -> int:
     rng = np.random.default_rng(seed)
     feed = {}
     for d in it.get_input_details():
-        x = rng.integers(-128, 128, size=d["shape"], dtype=np.int8)
+        x = _random_input(it, d, rng)
         it.set_tensor(d["index"], x)
         feed[d["name"]] = x
     it.invoke()
@@ -429,7 +486,8 @@ def max_lsb_deviation_per_op(tflite_path: str, seed: int = 1234) -> int:
 
 
 def max_lsb_deviation(tflite_path: str, onnx_path: str, level: str = "extended", trials: int = 4) -> int:
-    """Max |ORT - LiteRT built-in| over all int8 outputs, end to end, in LSB, on random int8 inputs."""
+    """Max |ORT - LiteRT built-in| over all outputs, end to end, in LSB (int8 steps; a float output
+    made by DEQUANTIZE counts in its input's steps), on random inputs (see _random_input)."""
     it = _litert_builtin(tflite_path)
     sess = ort_session(onnx_path, level)
     rng = np.random.default_rng(1234)
@@ -437,15 +495,15 @@ def max_lsb_deviation(tflite_path: str, onnx_path: str, level: str = "extended",
     for _ in range(trials):
         feed = {}
         for d in it.get_input_details():
-            x = rng.integers(-128, 128, size=d["shape"], dtype=np.int8)
+            x = _random_input(it, d, rng)
             it.set_tensor(d["index"], x)
             feed[d["name"]] = x
         it.invoke()
         ort_out = dict(zip([o.name for o in sess.get_outputs()], sess.run(None, feed)))
         for d in it.get_output_details():
-            ref = it.get_tensor(d["index"]).astype(np.int32)
-            got = ort_out[d["name"]].astype(np.int32).reshape(ref.shape)
-            worst = max(worst, int(np.abs(ref - got).max()))
+            ref = it.get_tensor(d["index"]).astype(np.float64)
+            got = ort_out[d["name"]].astype(np.float64).reshape(ref.shape)
+            worst = max(worst, int(round(np.abs(ref - got).max() / _lsb(it, d))))
     return worst
 
 

@@ -116,6 +116,37 @@ static void run_split(run_fn fn, void *ctx, int32_t total) {
 }
 
 // ---- convolutions ----
+// Layer geometries of the shipped models (models/*.tflite, from `facecam inspect`): ih, iw,
+// ic, oh, ow, oc, kh, kw, stride, pad_top, pad_left in the fields of the same names.
+#define L(ih, iw, ic, oh, ow, oc, k, s, pt, pl) \
+  {.input_height = ih, .input_width = iw, .input_channels = ic, .output_height = oh,      \
+   .output_width = ow, .output_channels = oc, .filter_height = k, .filter_width = k,     \
+   .stride_height = s, .padding_top = pt, .padding_left = pl}
+static const ci8_conv2d k_model_convs[] = {
+    L(64, 64, 1, 62, 62, 8, 3, 1, 0, 0),      // expression op 0
+    L(62, 62, 8, 60, 60, 8, 3, 1, 0, 0),      // expression op 1
+    L(60, 60, 8, 30, 30, 16, 1, 2, 0, 0),     // expression op 2 (1x1 stride 2)
+    L(60, 60, 8, 60, 60, 16, 1, 1, 0, 0),     // expression op 4
+    L(60, 60, 16, 60, 60, 16, 1, 1, 0, 0),    // expression op 6
+    L(15, 15, 32, 8, 8, 64, 1, 2, 0, 0),      // expression op 16
+    L(4, 4, 128, 4, 4, 7, 1, 1, 0, 0),        // expression op 30
+    L(128, 128, 3, 64, 64, 24, 5, 2, 1, 1),   // blazeface op 0 (5x5 stride 2 SAME)
+    L(64, 64, 24, 64, 64, 28, 1, 1, 0, 0),    // blazeface op 6
+    L(16, 16, 88, 16, 16, 2, 1, 1, 0, 0),     // blazeface op 46
+    L(16, 16, 88, 16, 16, 32, 1, 1, 0, 0),    // blazeface op 48
+    L(48, 48, 3, 46, 46, 32, 3, 1, 0, 0),     // onet-like first layer (3x3 VALID)
+};
+static const ci8_conv2d k_model_depthwise[] = {
+    L(64, 64, 24, 64, 64, 24, 3, 1, 1, 1),    // blazeface op 1
+    L(64, 64, 28, 32, 32, 28, 3, 2, 0, 0),    // blazeface op 10 (stride 2)
+    L(16, 16, 88, 16, 16, 88, 3, 1, 1, 1),    // blazeface op 45-ish widths
+    L(60, 60, 8, 60, 60, 8, 3, 1, 1, 1),      // expression op 3
+    L(60, 60, 16, 60, 60, 16, 3, 1, 1, 1),    // expression op 5
+    L(8, 8, 128, 8, 8, 128, 3, 1, 1, 1),      // expression op 26
+};
+#undef L
+static const ci8_conv2d *g_fixed_conv;  // when set, conv_cases cycles through these shapes
+static long g_fixed_conv_count;
 typedef struct conv_case {
   ci8_conv2d op;
   int depthwise;
@@ -185,6 +216,19 @@ static long conv_cases(int depthwise, long n, const ci8_kernels *ref_k, const ci
                                 op.dilation_height, same, &op.padding_top);
     op.output_width = out_size(op.input_width, op.filter_width, op.stride_width,
                                op.dilation_width, same, &op.padding_left);
+    if (g_fixed_conv) {  // a shipped model's layer: its geometry, random everything else
+      const ci8_conv2d *f = &g_fixed_conv[i % g_fixed_conv_count];
+      op.batches = 1;
+      op.input_height = f->input_height; op.input_width = f->input_width;
+      op.input_channels = f->input_channels;
+      op.output_height = f->output_height; op.output_width = f->output_width;
+      op.output_channels = f->output_channels;
+      op.filter_height = f->filter_height; op.filter_width = f->filter_width;
+      op.stride_height = op.stride_width = f->stride_height;
+      op.dilation_height = op.dilation_width = 1;
+      op.padding_top = f->padding_top; op.padding_left = f->padding_left;
+      op.depth_multiplier = 1;
+    }
     if (op.output_height == 0 || op.output_width == 0) { --i; continue; }
     op.input_scale = rscale(-3, 0);
     op.output_scale = chance(1) ? 1e-12f : rscale(-3, 1);
@@ -560,6 +604,21 @@ static void run_set(const char *label, const ci8_kernels *ref_k, const ci8_kerne
   conv_cases(1, n, ref_k, simd, &bad, &ok);
   report("depthwise_conv_2d", n, bad, (int)ok);
   set_passed += n - bad; set_failed += bad;
+  // The shipped models' layer shapes (random zero points, scales, data).
+  const long per_shape = n / 150 > 4 ? n / 150 : 4;
+  const long model_convs = per_shape * (long)(sizeof k_model_convs / sizeof k_model_convs[0]);
+  const long model_dw = per_shape * (long)(sizeof k_model_depthwise / sizeof k_model_depthwise[0]);
+  g_fixed_conv = k_model_convs;
+  g_fixed_conv_count = (long)(sizeof k_model_convs / sizeof k_model_convs[0]);
+  conv_cases(0, model_convs, ref_k, simd, &bad, &ok);
+  report("conv_2d models", model_convs, bad, (int)ok);
+  set_passed += model_convs - bad; set_failed += bad;
+  g_fixed_conv = k_model_depthwise;
+  g_fixed_conv_count = (long)(sizeof k_model_depthwise / sizeof k_model_depthwise[0]);
+  conv_cases(1, model_dw, ref_k, simd, &bad, &ok);
+  report("depthwise models", model_dw, bad, (int)ok);
+  set_passed += model_dw - bad; set_failed += bad;
+  g_fixed_conv = NULL;
   fc_cases(n, ref_k, simd, &bad, &ok);
   report("fully_connected", n, bad, (int)ok);
   set_passed += n - bad; set_failed += bad;

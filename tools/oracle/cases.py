@@ -39,6 +39,13 @@ class Case:
         self.d["outputs"].append(idx)
         self.d["op_outputs"].append(idx)
 
+    def unused_input(self):
+        """A graph input no op reads, for ops whose inputs are all constants (facecam refuses
+        graphs without inputs)."""
+        idx = self.tensor([1], scale=1.0, zp=0, name="unused")
+        self.d["inputs"].append(idx)
+        self.d["feeds"].append(np.zeros([1], np.int8))
+
 
 # ---------------------------------------------------------------------------------------------
 # random helpers
@@ -487,6 +494,117 @@ def resize_cases(rng, op, count):
     return out
 
 
+def shape_cases(rng):
+    """SHAPE of a run-time input (int32 and int64 results)."""
+    out = []
+    for k, (shape, out_type) in enumerate([([1, 5, 128, 1], "int32"), ([2, 3], "int32"), ([7], "int64")]):
+        c = Case(f"shape_{k:02d}", "SHAPE")
+        x = c.tensor(shape, scale=rand_scale(rng), zp=rand_zp(rng, k), name="input")
+        c.runtime_input(x, int8_data(rng, shape, k))
+        c.output(c.tensor([len(shape)], dtype=out_type, name="output"))
+        c.d["options"] = dict(OutType=2 if out_type == "int32" else 4)  # TensorType INT32 / INT64
+        out.append(c.d)
+    return out
+
+
+def strided_slice_cases():
+    """STRIDED_SLICE of constant int32 tensors (the shape arithmetic facecam folds): masks,
+    negative indices and strides, clamping, shrinking."""
+    specs = [  # input values, shape, begin, end, strides, begin_mask, end_mask, shrink_mask
+        ([1, 640], [2], [0], [1], [1], 0, 0, 1),
+        ([3 * i + 1 for i in range(6)], [6], [1], [-1], [2], 0, 0, 0),
+        ([3 * i + 1 for i in range(6)], [6], [0], [0], [-1], 1, 1, 0),
+        (list(range(12)), [3, 4], [1, 0], [3, 1], [1, 2], 0, 2, 0),
+        ([5, 6, 7, 8], [4], [-10], [100], [1], 0, 0, 0),
+        ([5, 6, 7, 8, 9], [5], [4], [0], [-2], 0, 0, 0),
+        (list(range(12)), [3, 4], [0, 2], [3, 3], [1, 1], 0, 0, 2),
+        ([5, 6, 7, 8], [4], [-1], [0], [1], 0, 0, 1),
+    ]
+    out = []
+    for k, (values, shape, begin, end, strides, bm, em, sm) in enumerate(specs):
+        c = Case(f"strided_slice_{k:02d}", "STRIDED_SLICE")
+        c.unused_input()
+        for data, sh in ((values, shape), (begin, [len(begin)]), (end, [len(end)]), (strides, [len(strides)])):
+            c.const_input(c.tensor(sh, dtype="int32", data=np.array(data, np.int32).reshape(sh)))
+        dims = []
+        for axis, size in enumerate(shape):
+            if sm >> axis & 1:
+                continue
+            dims.append(len(range(size)[slice(None if bm >> axis & 1 else begin[axis],
+                                              None if em >> axis & 1 else end[axis], strides[axis])]))
+        c.output(c.tensor(dims, dtype="int32", name="output"))
+        c.d["options"] = dict(BeginMask=bm, EndMask=em, ShrinkAxisMask=sm)
+        out.append(c.d)
+    return out
+
+
+def pack_cases():
+    """PACK of constant int32 tensors along each axis."""
+    specs = [([[1], [5], [128], [1]], [], 0), ([[1, 2], [3, 4], [5, 6]], [2], 0),
+             ([[1, 2], [3, 4], [5, 6]], [2], 1), ([[1, 2, 3, 4], [5, 6, 7, 8]], [2, 2], -1)]
+    out = []
+    for k, (values, shape, axis) in enumerate(specs):
+        c = Case(f"pack_{k:02d}", "PACK")
+        c.unused_input()
+        for v in values:
+            c.const_input(c.tensor(shape, dtype="int32", data=np.array(v, np.int32).reshape(shape)))
+        dims = list(shape)
+        dims.insert(axis if axis >= 0 else len(shape) + 1 + axis, len(values))
+        c.output(c.tensor(dims, dtype="int32", name="output"))
+        c.d["options"] = dict(ValuesCount=len(values), Axis=axis)
+        out.append(c.d)
+    return out
+
+
+def refused_cases():
+    """Models facecam must refuse, each with a part of the error it must give (not run on
+    LiteRT): shape arithmetic on values only known at run time, and options it does not handle."""
+    out = []
+
+    def slice_case(name, values_dtype, runtime, options, expect):
+        c = Case(name, "STRIDED_SLICE")
+        x = c.tensor([4], dtype=values_dtype, name="input",
+                     **({} if values_dtype == "int32" else dict(scale=1.0, zp=0)),
+                     data=None if runtime else np.array([5, 6, 7, 8], np.int32))
+        if runtime:
+            c.runtime_input(x, np.zeros([4], np.int32 if values_dtype == "int32" else np.int8))
+        else:
+            c.unused_input()
+            c.const_input(x)
+        for v in ([1], [3], [1]):
+            c.const_input(c.tensor([1], dtype="int32", data=np.array(v, np.int32)))
+        c.output(c.tensor([2], dtype=values_dtype, name="output",
+                          **({} if values_dtype == "int32" else dict(scale=1.0, zp=0))))
+        c.d["options"] = options
+        out.append((c.d, expect))
+
+    slice_case("strided_slice_runtime", "int32", True, {}, "is computed at run time")
+    slice_case("strided_slice_int8", "int8", True, {}, "expected int32 or int64")
+    slice_case("strided_slice_ellipsis", "int32", False, dict(EllipsisMask=1), "ellipsis_mask 1")
+
+    c = Case("pack_runtime", "PACK")
+    x = c.tensor([2], scale=1.0, zp=0, name="input")
+    c.runtime_input(x, np.zeros([2], np.int8))
+    c.const_input(x)
+    c.output(c.tensor([2, 2], scale=1.0, zp=0, name="output"))
+    c.d["options"] = dict(ValuesCount=2, Axis=0)
+    out.append((c.d, "PACK of int8 tensors is not supported"))
+
+    for name, runtime, target, expect in (("reshape_runtime_shape", True, [1, 48], "is computed at run time"),
+                                          ("reshape_wrong_target", False, [2, 24], "differs from output")):
+        c = Case(name, "RESHAPE")
+        x = c.tensor([1, 4, 4, 3], scale=1.0, zp=0, name="input")
+        c.runtime_input(x, np.zeros([1, 4, 4, 3], np.int8))
+        shape = c.tensor([2], dtype="int32", name="shape", data=None if runtime else np.array(target, np.int32))
+        if runtime:
+            c.runtime_input(shape, np.array(target, np.int32))
+        else:
+            c.const_input(shape)
+        c.output(c.tensor([1, 48], scale=1.0, zp=0, name="output"))
+        out.append((c.d, expect))
+    return out
+
+
 def all_cases(seed=SEED):
     rng = np.random.default_rng(seed)
     cases = []
@@ -515,6 +633,9 @@ def all_cases(seed=SEED):
     cases += quantize_cases(rng)
     cases += resize_cases(rng, "RESIZE_NEAREST_NEIGHBOR", 5)
     cases += resize_cases(rng, "RESIZE_BILINEAR", 7)
+    cases += shape_cases(rng)
+    cases += strided_slice_cases()
+    cases += pack_cases()
     names = [c["name"] for c in cases]
     assert len(names) == len(set(names)), "duplicate case names"
     return cases

@@ -5,6 +5,8 @@ Steps:
   1. Regenerates the single-op cases (tools/oracle/cases.py, fixed seeds) in a temporary
      directory and checks that they equal Tests/Int8RuntimeTests/Golden/ops/ (model, inputs and
      LiteRT outputs); stale or missing goldens fail. With --update they are written there instead.
+     The same for Golden/refused/ (models facecam must refuse, with the error they must give;
+     checked by GoldenTests.testRefusedModelsFailWithClearErrors, not run here).
   2. Recomputes the outputs of every model case in Tests/Int8RuntimeTests/Golden/models/<case>/
      (model-ref.txt names a repo-relative .tflite; input<i>.bin given) with LiteRT and compares
      them with the committed output<i>.bin.
@@ -13,6 +15,10 @@ Steps:
      neon-dot; a set facecam refuses as not built or not supported here is listed as skipped),
      and compares each output with the golden bytes. The binary is $FACECAM, or else
      `swift build -c release --product facecam` is run and its bin path used.
+
+With --mlperf-tiny [N]: only the MLPerf Tiny int8 models instead (tools/oracle/mlperf_tiny.py):
+fetched by tools/mlperf-tiny/fetch, N random inputs each (default 8), facecam with its best and
+its reference kernels vs LiteRT built-in; `identical: N/M` counts outputs x inputs x kernel sets.
 
 Output: one line per differing output (case, output index, first differing byte, max abs diff
 in the tensor's type), then per kernel set `identical: N/M (kernels SET)` where M counts outputs
@@ -36,6 +42,7 @@ import litert_run  # noqa: E402
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "Tests" / "Int8RuntimeTests" / "Golden"
 OPS = GOLDEN / "ops"
+REFUSED = GOLDEN / "refused"
 MODELS = GOLDEN / "models"
 
 
@@ -80,33 +87,40 @@ def output_dtypes(model_path):
 
 
 def check_ops(update, problems):
+    """Single-op goldens (Golden/ops) and the models facecam must refuse (Golden/refused)."""
+    for target, make in ((OPS, generate.generate), (REFUSED, generate.generate_refused)):
+        check_generated(target, make, update, problems)
+
+
+def check_generated(target, make, update, problems):
     tmp = Path(tempfile.mkdtemp(prefix="facecam-ops-"))
+    group = target.name
     try:
-        names = generate.generate(tmp)
+        names = make(tmp)
         if update:
-            if OPS.exists():
-                shutil.rmtree(OPS)
-            OPS.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copytree(tmp, OPS)
-            print(f"updated {len(names)} single-op cases in {OPS.relative_to(ROOT)}")
+            if target.exists():
+                shutil.rmtree(target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(tmp, target)
+            print(f"updated {len(names)} cases in {target.relative_to(ROOT)}")
             return
-        committed = sorted(p.name for p in OPS.iterdir() if p.is_dir()) if OPS.exists() else []
+        committed = sorted(p.name for p in target.iterdir() if p.is_dir()) if target.exists() else []
         for name in sorted(set(committed) - set(names)):
-            problems.append(f"stale golden: ops/{name} is not generated any more")
+            problems.append(f"stale golden: {group}/{name} is not generated any more")
         for name in names:
-            fresh, old = tmp / name, OPS / name
+            fresh, old = tmp / name, target / name
             if not old.exists():
-                problems.append(f"stale golden: ops/{name} missing (run with --update)")
+                problems.append(f"stale golden: {group}/{name} missing (run with --update)")
                 continue
             fresh_files = sorted(p.name for p in fresh.iterdir())
             old_files = sorted(p.name for p in old.iterdir())
             if fresh_files != old_files:
-                problems.append(f"stale golden: ops/{name} has files {old_files}, "
+                problems.append(f"stale golden: {group}/{name} has files {old_files}, "
                                 f"expected {fresh_files}")
                 continue
             for f in fresh_files:
                 if (fresh / f).read_bytes() != (old / f).read_bytes():
-                    problems.append(f"stale golden: ops/{name}/{f} differs from regenerated")
+                    problems.append(f"stale golden: {group}/{name}/{f} differs from regenerated")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -209,7 +223,15 @@ def main():
                     help="write the regenerated single-op cases into Golden/ops/")
     ap.add_argument("--no-facecam", action="store_true",
                     help="only check goldens against LiteRT (steps 1 and 2)")
+    ap.add_argument("--mlperf-tiny", type=int, nargs="?", const=8, metavar="N",
+                    help="check the MLPerf Tiny models on N random inputs each (default 8) instead")
     args = ap.parse_args()
+
+    if args.mlperf_tiny is not None:
+        import mlperf_tiny
+        ok, total = mlperf_tiny.check(facecam_binary(), args.mlperf_tiny, ["best", "reference"], describe_diff)
+        print(f"identical: {ok}/{total}")
+        return 0 if ok == total and total > 0 else 1
 
     problems = []
     check_ops(args.update, problems)

@@ -43,6 +43,19 @@ def generate(out_dir, seed=cases_mod.SEED):
     return names
 
 
+def generate_refused(out_dir):
+    """Writes <out>/<case>/model.tflite and expect-error.txt for the models facecam must refuse."""
+    out_dir = Path(out_dir)
+    names = []
+    for case, expect in cases_mod.refused_cases():
+        d = out_dir / case["name"]
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "model.tflite").write_bytes(tflbuild.build_model(case))
+        (d / "expect-error.txt").write_text(expect + "\n")
+        names.append(case["name"])
+    return names
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("out_dir")

@@ -14,6 +14,7 @@ DTYPES = {
     "int8": (TensorType.INT8, np.int8),
     "float32": (TensorType.FLOAT32, np.float32),
     "int32": (TensorType.INT32, np.int32),
+    "int64": (TensorType.INT64, np.int64),
 }
 
 # op name -> (options table name or None, BuiltinOptions union name)
@@ -37,6 +38,9 @@ OPTIONS = {
     "QUANTIZE": "QuantizeOptions",
     "DEQUANTIZE": "DequantizeOptions",
     "HARD_SWISH": "HardSwishOptions",
+    "SHAPE": "ShapeOptions",
+    "STRIDED_SLICE": "StridedSliceOptions",
+    "PACK": "PackOptions",
 }
 
 

@@ -45,6 +45,8 @@ public struct AdaptationStep: Sendable {
     public var updated = false
     /// The shift gate in [0, 1]: how far the image signals are from the source's.
     public var gate: Float = 0
+    /// How far the features were mapped to the source statistics (0: not at all).
+    public var alignment: Float = 0
     public var resets = 0
     public init() {}
 }
@@ -159,6 +161,9 @@ public final class HeadAdapter {
     /// last reset). While it is and no alignment applies, the reported prediction is the int8
     /// model's own: adapting that has done nothing changes no answer, not even by float rounding.
     public private(set) var atSource = true
+    /// Running average of entropy(source head, aligned) - entropy(int8 model): alignment is kept
+    /// while it is negative (settings.alignmentEntropyCheck).
+    public private(set) var alignmentEntropyGain: Float = 0
 
     /// One face: `input` is the model's int8 input (for the image signals), `featureBytes` the
     /// int8 feature tensor, `frozen` the int8 model's own probabilities for this face (nil when
@@ -185,13 +190,28 @@ public final class HeadAdapter {
         case .always: strength = 1
         }
         strength *= settings.alignmentStrength
-        statistics.align(UnsafePointer(features.baseAddress!), count: featureCount, strength: strength, into: aligned.baseAddress!)
+        statistics.align(UnsafePointer(features.baseAddress!), count: featureCount, strength: strength,
+                         gainLimit: settings.alignmentGainLimit, into: aligned.baseAddress!)
         transform.apply(UnsafePointer(aligned.baseAddress!), count: featureCount, into: headInput.baseAddress!)
         let x = UnsafePointer(headInput.baseAddress!)
 
         // The frozen source head on the same input: the reference for the collapse check.
-        let sourceClass = head.forward(x, weights: UnsafePointer(head.source.baseAddress!))
+        var sourceClass = head.forward(x, weights: UnsafePointer(head.source.baseAddress!))
         copy(head.probabilities, to: sourcePrediction)
+        if settings.alignmentEntropyCheck, strength > 0, let frozen {
+            // Does the mapping make the frozen head more confident than the int8 model is?
+            var frozenEntropy: Float = 0
+            for k in 0..<classCount where frozen[k] > 0 { frozenEntropy -= frozen[k] * logf(frozen[k]) }
+            let rate = 1 / Float(max(settings.collapseWindow, 1))
+            alignmentEntropyGain += rate * (entropyOf(sourcePrediction) - frozenEntropy - alignmentEntropyGain)
+            if alignmentEntropyGain >= 0 {
+                strength = 0
+                transform.apply(UnsafePointer(features.baseAddress!), count: featureCount, into: headInput.baseAddress!)
+                sourceClass = head.forward(x, weights: UnsafePointer(head.source.baseAddress!))
+                copy(head.probabilities, to: sourcePrediction)
+            }
+        }
+        report.alignment = strength
         // Layers that never train give the same outputs for every set of weights: computed once.
         let shared = head.firstVaryingLayer
         if let teacherWeights {

@@ -10,7 +10,7 @@ public final class FeatureStatistics {
     public let mean: UnsafeMutableBufferPointer<Float>
     public let variance: UnsafeMutableBufferPointer<Float>
     /// Per-channel scale sigma_s / sigma_t, refreshed with the running statistics.
-    private let gain: UnsafeMutableBufferPointer<Float>
+    public let gain: UnsafeMutableBufferPointer<Float>
     private let sampleMean: UnsafeMutableBufferPointer<Float>
     private let sampleSquare: UnsafeMutableBufferPointer<Float>
     public var momentum: Float
@@ -63,13 +63,16 @@ public final class FeatureStatistics {
     }
 
     /// Writes the aligned features: strength 0 leaves them as they are, 1 maps fully.
-    public func align(_ x: UnsafePointer<Float>, count: Int, strength: Float, into y: UnsafeMutablePointer<Float>) {
+    /// `gainLimit` bounds each channel's scale factor to [1/limit, limit] (1: shift means only).
+    public func align(_ x: UnsafePointer<Float>, count: Int, strength: Float, gainLimit: Float = .infinity,
+                      into y: UnsafeMutablePointer<Float>) {
         if strength <= 0 { y.update(from: x, count: count); return }
         let positions = count / channels
+        let upper = max(gainLimit, 1), lower = 1 / upper
         for p in 0..<positions {
             let row = x + p * channels, out = y + p * channels
             for c in 0..<channels {
-                let mapped = sourceMean[c] + (row[c] - mean[c]) * gain[c]
+                let mapped = sourceMean[c] + (row[c] - mean[c]) * min(max(gain[c], lower), upper)
                 out[c] = row[c] + strength * (mapped - row[c])
             }
         }

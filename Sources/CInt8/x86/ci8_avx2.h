@@ -106,6 +106,13 @@ static inline void ci8_broadcast_row_offsets(const ci8_broadcast *b, size_t row,
 }
 
 // ---- the AVX2 kernel set ----
+int ci8_avx2_conv2d_direct_supports(const ci8_conv2d *op);  // dilation 1, not 1x1 stride 1
+size_t ci8_avx2_conv2d_direct_prepared_size(const ci8_conv2d *op);
+ci8_status ci8_avx2_conv2d_direct_prepare(ci8_conv2d *op, const int8_t *filter,
+                                          const int32_t *bias, void *prepared);
+size_t ci8_avx2_conv2d_direct_scratch_size(const ci8_conv2d *op);
+void ci8_avx2_conv2d_direct_run(const ci8_conv2d *op, const int8_t *input, int8_t *output,
+                                void *scratch, int32_t row_begin, int32_t row_end);
 size_t ci8_avx2_conv2d_prepared_size(const ci8_conv2d *op);
 ci8_status ci8_avx2_conv2d_prepare(ci8_conv2d *op, const int8_t *filter, const int32_t *bias,
                                    void *prepared);

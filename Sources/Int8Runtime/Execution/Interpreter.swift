@@ -85,8 +85,9 @@ public final class Interpreter {
 
         // 1. Check every operator, build its kernel descriptor and select its micro-kernel.
         var plans: [PlannedOp] = []
+        let folded = FoldedTensors()
         for op in model.operators {
-            plans.append(try OpPlanner.plan(OpContext(model: model, op: op, kernels: table.pointer), memory))
+            plans.append(try OpPlanner.plan(OpContext(model: model, op: op, kernels: table.pointer, folded: folded), memory))
         }
         macsPerOperator = plans.map(\.macs)
         kernelNames = plans.map(\.kernel.name)
@@ -343,6 +344,7 @@ public final class Interpreter {
         case .pad(var d): ci8_pad_run(&d, i8(step.input0), o8(out))
         case .concatenation(var d): ci8_concat_run(&d, step.inputList, o8(out))
         case .copy(let bytes): out.copyMemory(from: step.input0!, byteCount: bytes)
+        case .fill(let source, let bytes): out.copyMemory(from: source, byteCount: bytes)
         case .softmax(var d): ci8_softmax_run(&d, i8(step.input0), o8(out))
         case .lookup(let table, let count): ci8_lut_run(table, i8(step.input0), o8(out), count)
         case .blockedLookup(let block, let tail, let count):

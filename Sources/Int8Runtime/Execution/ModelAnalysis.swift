@@ -17,9 +17,10 @@ public enum ModelAnalysis {
     public static func operators(of model: Model, kernels: KernelSet = .best) throws(KernelSetUnavailable) -> [OperatorReport] {
         let table = try kernels.table()
         let memory = Allocations()
+        let folded = FoldedTensors()
         return model.operators.map { op in
             do {
-                let plan = try OpPlanner.plan(OpContext(model: model, op: op, kernels: table.pointer), memory)
+                let plan = try OpPlanner.plan(OpContext(model: model, op: op, kernels: table.pointer, folded: folded), memory)
                 return OperatorReport(op: op, macs: plan.macs, kernel: plan.kernel.name, problem: nil)
             } catch let error as ModelError {
                 return OperatorReport(op: op, macs: 0, kernel: nil, problem: error)

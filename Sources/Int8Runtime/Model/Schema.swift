@@ -67,8 +67,11 @@ public struct BuiltinOperator: RawRepresentable, Hashable, CustomStringConvertib
     public static let tanh = Self(rawValue: 28)
     public static let custom = Self(rawValue: 32)
     public static let pad = Self(rawValue: 34)
+    public static let stridedSlice = Self(rawValue: 45)
     public static let mean = Self(rawValue: 40)
     public static let prelu = Self(rawValue: 54)
+    public static let shape = Self(rawValue: 77)
+    public static let pack = Self(rawValue: 83)
     public static let padV2 = Self(rawValue: 60)
     public static let resizeNearestNeighbor = Self(rawValue: 97)
     public static let leakyRelu = Self(rawValue: 98)
@@ -142,7 +145,10 @@ enum BuiltinOptionsType: UInt8 {
     case mul = 21
     case pad = 22
     case reducer = 27
+    case stridedSlice = 32
     case dequantize = 38
+    case shape = 55
+    case pack = 59
     case padV2 = 43
     case resizeNearestNeighbor = 74
     case leakyRelu = 75

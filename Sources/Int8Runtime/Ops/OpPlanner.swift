@@ -40,6 +40,8 @@ enum Kernel {
     case pad(ci8_pad)
     case concatenation(ci8_concat)
     case copy(bytes: Int)
+    /// Writes bytes known when planning (folded shape arithmetic).
+    case fill(source: UnsafeRawPointer, bytes: Int)
     case softmax(ci8_softmax)
     case lookup(table: UnsafeMutablePointer<Int8>, count: Int)
     case blockedLookup(block: UnsafeMutablePointer<Int8>, tail: UnsafeMutablePointer<Int8>, count: Int)
@@ -60,6 +62,8 @@ enum Kernel {
         case .pad: return CI8_KERNEL_PAD
         case .concatenation: return CI8_KERNEL_CONCAT
         case .copy: return CI8_KERNEL_COPY
+        // SHAPE, STRIDED_SLICE and PACK of static shapes: values computed once, copied per run.
+        case .fill: return "folded"
         case .lookup: return CI8_KERNEL_LUT
         case .blockedLookup: return CI8_KERNEL_REQUANTIZE
         case .quantizeFloat: return CI8_KERNEL_QUANTIZE_F32
@@ -99,7 +103,10 @@ enum OpPlanner {
         case .mean: return try mean(c)
         case .pad, .padV2: return try pad(c)
         case .concatenation: return try concatenation(c, memory)
-        case .reshape: return try reshape(c)
+        case .reshape: return try reshape(c, memory)
+        case .shape: return try shape(c, memory)
+        case .stridedSlice: return try stridedSlice(c, memory)
+        case .pack: return try pack(c, memory)
         case .softmax: return try softmax(c)
         case .relu, .relu6, .reluN1To1, .leakyRelu, .logistic, .tanh, .hardSwish:
             return try unaryLookup(c, memory)
@@ -419,7 +426,7 @@ enum OpPlanner {
         return PlannedOp(op: c.op, kernel: .concatenation(d))
     }
 
-    private static func reshape(_ c: OpContext) throws -> PlannedOp {
+    private static func reshape(_ c: OpContext, _ memory: Allocations) throws -> PlannedOp {
         try c.requireCounts(inputs: 1...2, outputs: 1...1)
         let input = try c.input(0), output = c.output()
         try c.require(input.type == output.type, "input is \(input.type) but output is \(output.type)")
@@ -427,6 +434,10 @@ enum OpPlanner {
                       "input \(input.shapeDescription) and output \(output.shapeDescription) differ in element count")
         if input.type == .int8 { try c.requireSameQuantization(input, output) }
         try c.require(input.type.byteSize != nil, "tensors of type \(input.type) are not supported", .unsupported)
+        try checkReshapeTarget(c, input: input, output: output)
+        if let values = c.knownIntegers(input) {  // reshaping folded shape arithmetic stays folded
+            return try folded(c, memory, values)
+        }
         return PlannedOp(op: c.op, kernel: .copy(bytes: input.byteCount))
     }
 

@@ -9,6 +9,8 @@ struct OpContext {
     /// The kernel set's table the planner selects the operator's micro-kernel from (nil when
     /// only reading options; selecting then fails with "bad parameters").
     var kernels: OpaquePointer? = nil
+    /// Integer tensors folded so far (shape arithmetic); shared by all ops of one plan.
+    var folded = FoldedTensors()
 
     var label: String { op.label }
 

@@ -90,7 +90,8 @@ struct I420Fetch: PixelFetch {
 
 /// Reusable per-call tables (source indices and weights per output column/row), so sampling
 /// allocates nothing once the largest size has been seen.
-final class SamplerScratch {
+public final class SamplerScratch {
+    public init() {}
     /// One axis: `capacity` index/weight pairs, grown (never shrunk) when a call needs more.
     final class Axis {
         private(set) var indices = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
@@ -128,8 +129,8 @@ public enum Sampler {
         }
     }
 
-    static func sample(_ view: PixelView, region: Box, into output: UnsafeMutableRawBufferPointer,
-                       width: Int, height: Int, layout: PixelLayout, scratch: SamplerScratch) {
+    public static func sample(_ view: PixelView, region: Box, into output: UnsafeMutableRawBufferPointer,
+                              width: Int, height: Int, layout: PixelLayout, scratch: SamplerScratch) {
         switch view {
         case .rgb(let p, _, _, let stride):
             run(RGBFetch(base: p, stride: stride), view, region, output, width, height, layout, scratch)

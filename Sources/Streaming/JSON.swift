@@ -1,7 +1,7 @@
 // A minimal ordered JSON writer: keys come out in the order written, so output is stable and
 // diffable (Foundation's JSONSerialization does not keep key order).
 
-enum JSON {
+public enum JSON: Sendable {
     case number(Double)
     case integer(Int)
     case string(String)
@@ -10,7 +10,7 @@ enum JSON {
     case array([JSON])
     case object([(String, JSON)])
 
-    var text: String {
+    public var text: String {
         switch self {
         case .number(let value):
             guard value.isFinite else { return "null" }
@@ -25,7 +25,7 @@ enum JSON {
         }
     }
 
-    static func quote(_ s: String) -> String {
+    public static func quote(_ s: String) -> String {
         var out = "\""
         for scalar in s.unicodeScalars {
             switch scalar {
