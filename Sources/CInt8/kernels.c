@@ -25,6 +25,7 @@
 //   choice, errors for sets not built or not supported, tools/kernel-test) follows from those.
 #include "reference/ci8_ref.h"
 #include "x86/ci8_avx2.h"
+#include "arm/ci8_neon.h"
 
 #if defined(__aarch64__) && defined(__linux__)
 #include <sys/auxv.h>
@@ -132,11 +133,81 @@ static const ci8_kernels k_avx2 = {
 };
 #endif  // __x86_64__
 
+// ---- NEON and NEON dot product (AArch64) ----
+#if defined(__aarch64__)
+static const ci8_conv2d_ukernel neon_conv2d = {
+    "qs8-conv/im2col-2x8c16-neon", NULL, ci8_neon_conv2d_prepared_size, ci8_neon_conv2d_prepare,
+    ci8_neon_conv2d_scratch_size, ci8_neon_conv2d_run};
+static const ci8_conv2d_ukernel neon_depthwise_conv2d = {
+    "qs8-dwconv/1x16c-neon", ci8_neon_depthwise_conv2d_supports,
+    ci8_neon_depthwise_conv2d_prepared_size, ci8_neon_depthwise_conv2d_prepare,
+    ci8_neon_depthwise_conv2d_scratch_size, ci8_neon_depthwise_conv2d_run};
+static const ci8_fully_connected_ukernel neon_fully_connected = {
+    "qs8-fc/2x8c16-neon", NULL, ci8_neon_fully_connected_prepared_size,
+    ci8_neon_fully_connected_prepare, ci8_neon_fully_connected_scratch_size,
+    ci8_neon_fully_connected_run};
+// ADD and PRELU run on the reference's prepared parameters.
+static const ci8_binary_ukernel neon_add = {
+    "qs8-vadd/x16-neon", ci8_neon_add_supports, ci8_ref_add_prepared_size, ci8_ref_add_prepare,
+    ci8_neon_add_run};
+static const ci8_binary_ukernel neon_prelu = {
+    "qs8-vprelu/x16-neon", ci8_neon_prelu_supports, ci8_ref_prelu_prepared_size,
+    ci8_ref_prelu_prepare, ci8_neon_prelu_run};
+static const ci8_pool2d_ukernel neon_max_pool2d = {
+    "qs8-maxpool/16c-neon", ci8_neon_max_pool2d_supports, ci8_neon_max_pool2d_run};
+static const ci8_pool2d_ukernel neon_average_pool2d = {
+    "qs8-avgpool/8c-neon", ci8_neon_average_pool2d_supports, ci8_neon_average_pool2d_run};
+// sdot: CONV_2D and FULLY_CONNECTED; the other ops are the neon variants.
+static const ci8_conv2d_ukernel neondot_conv2d = {
+    "qs8-conv/im2col-4x16c4-neondot", NULL, ci8_neondot_conv2d_prepared_size,
+    ci8_neondot_conv2d_prepare, ci8_neondot_conv2d_scratch_size, ci8_neondot_conv2d_run};
+static const ci8_fully_connected_ukernel neondot_fully_connected = {
+    "qs8-fc/4x16c4-neondot", NULL, ci8_neondot_fully_connected_prepared_size,
+    ci8_neondot_fully_connected_prepare, ci8_neondot_fully_connected_scratch_size,
+    ci8_neondot_fully_connected_run};
+
+static const ci8_conv2d_ukernel *const neon_conv2d_list[] = {&neon_conv2d, NULL};
+static const ci8_conv2d_ukernel *const neon_depthwise_list[] = {&neon_depthwise_conv2d, NULL};
+static const ci8_fully_connected_ukernel *const neon_fc_list[] = {&neon_fully_connected, NULL};
+static const ci8_binary_ukernel *const neon_add_list[] = {&neon_add, NULL};
+static const ci8_binary_ukernel *const neon_prelu_list[] = {&neon_prelu, NULL};
+static const ci8_pool2d_ukernel *const neon_max_pool_list[] = {&neon_max_pool2d, NULL};
+static const ci8_pool2d_ukernel *const neon_average_pool_list[] = {&neon_average_pool2d, NULL};
+static const ci8_conv2d_ukernel *const neondot_conv2d_list[] = {&neondot_conv2d, NULL};
+static const ci8_fully_connected_ukernel *const neondot_fc_list[] = {&neondot_fully_connected,
+                                                                     NULL};
+
+static const ci8_kernels k_neon = {
+    .isa = CI8_ISA_NEON,
+    .conv2d = neon_conv2d_list,
+    .depthwise_conv2d = neon_depthwise_list,
+    .fully_connected = neon_fc_list,
+    .add = neon_add_list,
+    .prelu = neon_prelu_list,
+    .max_pool2d = neon_max_pool_list,
+    .average_pool2d = neon_average_pool_list,
+};
+static const ci8_kernels k_neon_dot = {
+    .isa = CI8_ISA_NEON_DOT,
+    .conv2d = neondot_conv2d_list,
+    .depthwise_conv2d = neon_depthwise_list,
+    .fully_connected = neondot_fc_list,
+    .add = neon_add_list,
+    .prelu = neon_prelu_list,
+    .max_pool2d = neon_max_pool_list,
+    .average_pool2d = neon_average_pool_list,
+};
+#endif  // __aarch64__
+
 // ---- the sets this build contains (NULL: not built) ----
 static const ci8_kernels *const k_sets[CI8_ISA_COUNT] = {
     [CI8_ISA_REFERENCE] = &k_reference,
 #if defined(__x86_64__)
     [CI8_ISA_AVX2] = &k_avx2,
+#endif
+#if defined(__aarch64__)
+    [CI8_ISA_NEON] = &k_neon,
+    [CI8_ISA_NEON_DOT] = &k_neon_dot,
 #endif
 };
 
