@@ -30,6 +30,11 @@ struct Demo: ParsableCommand {
 
     @OptionGroup var kernelOptions: KernelOptions
 
+    func validate() throws {
+        if !(0...1).contains(threshold) { throw ValidationError("--threshold must be in 0...1 (got \(threshold))") }
+        if !(1...64).contains(threads) { throw ValidationError("--threads must be in 1...64") }
+    }
+
     func run() throws {
         var settings = PipelineSettings()
         settings.detectionThreshold = threshold

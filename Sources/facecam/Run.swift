@@ -74,6 +74,8 @@ struct Run: ParsableCommand {
         guard ["jsonl", "none"].contains(output) else { throw ValidationError("--output must be jsonl or none") }
         if let maxFrames, maxFrames < 1 { throw ValidationError("--max-frames must be at least 1") }
         if let threads, !(1...64).contains(threads) { throw ValidationError("--threads must be in 1...64") }
+        // Checked as the profile key it overrides (thresholds.detection) is.
+        if let threshold, !(0...1).contains(threshold) { throw ValidationError("--threshold must be in 0...1 (got \(threshold))") }
         if let format, !["yuyv", "mjpeg", "grey", "nv12"].contains(format.lowercased()) {
             throw ValidationError("--format must be yuyv, mjpeg, grey or nv12")
         }
