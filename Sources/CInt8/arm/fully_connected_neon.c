@@ -3,33 +3,13 @@
 // FC_ROWS of them at a time are copied into the scratch with zeros up to kp. Rounding as the
 // reference (ci8_mbqm_gemm for every output).
 #include "gemm_neon.h"
+#include "../common/simd_common.h"
 
 #if defined(__aarch64__)
 
 ci8_status ci8_ref_conv_multipliers(const ci8_conv2d *op, int32_t *mult, int32_t *shift);
 
 #define FC_ROWS 4
-
-// The reference's validation and multipliers, through the equivalent 1x1 convolution.
-static ci8_conv2d fc_as_conv(const ci8_fully_connected *op) {
-  ci8_conv2d c;
-  memset(&c, 0, sizeof c);
-  c.batches = op->batches;
-  c.input_height = c.input_width = c.output_height = c.output_width = 1;
-  c.input_channels = op->input_depth;
-  c.output_channels = op->output_depth;
-  c.filter_height = c.filter_width = c.stride_height = c.stride_width = 1;
-  c.dilation_height = c.dilation_width = c.depth_multiplier = 1;
-  c.input_scale = op->input_scale;
-  c.output_scale = op->output_scale;
-  c.input_zero_point = op->input_zero_point;
-  c.output_zero_point = op->output_zero_point;
-  c.activation_min = op->activation_min;
-  c.activation_max = op->activation_max;
-  c.filter_scales = op->filter_scales;
-  c.filter_scale_count = op->filter_scale_count;
-  return c;
-}
 
 static size_t fc_prepared_size(const ci8_fully_connected *op) {
   const ci8_neon_gemm_layout l = ci8_neon_gemm_layout_of(op->input_depth, op->output_depth);

@@ -3,31 +3,11 @@
 // (a 1-row GEMV kernel when a single batch is left). Rounding as the reference
 // (ci8_mbqm_gemm for every output).
 #include "gemm_avx2.h"
+#include "../common/simd_common.h"
 
 #if defined(__x86_64__)
 
 #define FC_ROWS 4
-
-// The reference's validation and multipliers, through the equivalent 1x1 convolution.
-static ci8_conv2d fc_as_conv(const ci8_fully_connected *op) {
-  ci8_conv2d c;
-  memset(&c, 0, sizeof c);
-  c.batches = op->batches;
-  c.input_height = c.input_width = c.output_height = c.output_width = 1;
-  c.input_channels = op->input_depth;
-  c.output_channels = op->output_depth;
-  c.filter_height = c.filter_width = c.stride_height = c.stride_width = 1;
-  c.dilation_height = c.dilation_width = c.depth_multiplier = 1;
-  c.input_scale = op->input_scale;
-  c.output_scale = op->output_scale;
-  c.input_zero_point = op->input_zero_point;
-  c.output_zero_point = op->output_zero_point;
-  c.activation_min = op->activation_min;
-  c.activation_max = op->activation_max;
-  c.filter_scales = op->filter_scales;
-  c.filter_scale_count = op->filter_scale_count;
-  return c;
-}
 
 size_t ci8_avx2_fully_connected_prepared_size(const ci8_fully_connected *op) {
   const ci8_avx2_gemm_layout l = ci8_avx2_gemm_layout_of(op->input_depth, op->output_depth);

@@ -11,32 +11,9 @@
 // The activation bounds are int8 values (as TFLite's fused activation range and the runtime's
 // validation guarantee), so clamping after saturation to int8 equals the reference's clamp.
 #include "ci8_avx2.h"
+#include "../common/simd_common.h"
 
 #if defined(__x86_64__)
-
-typedef struct pool_window {
-  const int8_t *base;  // first in-image tap of the window (channel 0)
-  int32_t rows, cols;  // in-image taps
-  ptrdiff_t row_step;  // bytes between window rows
-  int32_t count;
-} pool_window;
-
-static inline pool_window pool_window_at(const ci8_pool2d *op, const int8_t *in_b, int32_t oy,
-                                         int32_t ox) {
-  const int32_t ih = op->input_height, iw = op->input_width, ch = op->channels;
-  const int32_t y0 = oy * op->stride_height - op->padding_top;
-  const int32_t x0 = ox * op->stride_width - op->padding_left;
-  const int32_t fy0 = y0 < 0 ? -y0 : 0, fx0 = x0 < 0 ? -x0 : 0;
-  const int32_t fy1 = op->filter_height < ih - y0 ? op->filter_height : ih - y0;
-  const int32_t fx1 = op->filter_width < iw - x0 ? op->filter_width : iw - x0;
-  pool_window w;
-  w.rows = fy1 > fy0 ? fy1 - fy0 : 0;
-  w.cols = fx1 > fx0 ? fx1 - fx0 : 0;
-  w.count = w.rows * w.cols;
-  w.row_step = (ptrdiff_t)iw * ch;
-  w.base = w.count ? in_b + ((ptrdiff_t)(y0 + fy0) * iw + (x0 + fx0)) * ch : in_b;
-  return w;
-}
 
 CI8_AVX2_INLINE __m256i max_window32(const pool_window *w, int32_t ch, int32_t c) {
   __m256i acc = _mm256_set1_epi8(-128);
