@@ -200,8 +200,7 @@ public final class HeadAdapter {
         copy(head.probabilities, to: sourcePrediction)
         if settings.alignmentEntropyCheck, strength > 0, let frozen {
             // Does the mapping make the frozen head more confident than the int8 model is?
-            var frozenEntropy: Float = 0
-            for k in 0..<classCount where frozen[k] > 0 { frozenEntropy -= frozen[k] * logf(frozen[k]) }
+            let frozenEntropy = entropyOf(frozen, count: classCount)
             let rate = 1 / Float(max(settings.collapseWindow, 1))
             alignmentEntropyGain += rate * (entropyOf(sourcePrediction) - frozenEntropy - alignmentEntropyGain)
             if alignmentEntropyGain >= 0 {
@@ -390,7 +389,11 @@ private func copy(_ a: UnsafeMutableBufferPointer<Float>, to b: UnsafeMutableBuf
 }
 
 func entropyOf(_ p: UnsafeMutableBufferPointer<Float>) -> Float {
+    entropyOf(UnsafePointer(p.baseAddress!), count: p.count)
+}
+
+func entropyOf(_ p: UnsafePointer<Float>, count: Int) -> Float {
     var h: Float = 0
-    for k in 0..<p.count where p[k] > 0 { h -= p[k] * logf(p[k]) }
+    for k in 0..<count where p[k] > 0 { h -= p[k] * logf(p[k]) }
     return h
 }
