@@ -27,6 +27,7 @@ let package = Package(
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg",
                        providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
+        .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
         // Image types, geometry and resampling: what capture and the pipeline share, so
         // neither has to import the other.
         .target(name: "Imaging"),
@@ -40,6 +41,8 @@ let package = Package(
         // The frame loop: a source -> the face pipeline -> sinks (JSON Lines, annotated images,
         // and whatever an embedding program adds), with reconnects, statistics and telemetry.
         .target(name: "Streaming", dependencies: ["Imaging", "FrameCapture", "FacePipeline", "Adaptation", "Int8Runtime"]),
+        // `--mqtt`: frames with faces to an MQTT broker through libmosquitto, off the loop thread.
+        .target(name: "MQTTPublisher", dependencies: ["CMosquitto", "Streaming"]),
         .executableTarget(
             name: "facecam",
             dependencies: [
@@ -49,6 +52,7 @@ let package = Package(
                 "Adaptation",
                 "Imaging",
                 "Streaming",
+                "MQTTPublisher",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]),
@@ -64,6 +68,9 @@ let package = Package(
         .testTarget(
             name: "StreamingTests",
             dependencies: ["Streaming", "FrameCapture", "FacePipeline", "Imaging", "CAllocationCounter"]),
+        .testTarget(
+            name: "MQTTPublisherTests",
+            dependencies: ["MQTTPublisher", "Streaming", "FrameCapture", "FacePipeline", "Imaging"]),
         .testTarget(
             name: "FacePipelineTests",
             dependencies: ["FacePipeline", "Imaging", "Int8Runtime", "CAllocationCounter"]),
