@@ -94,7 +94,8 @@ final class MQTTConnection {
         }
         rc = mosquitto_loop_start(mosq)
         guard rc == MOSQ_ERR_SUCCESS.rawValue else { throw MQTTError("mqtt: cannot start the network thread: \(String(cString: mosquitto_strerror(rc)))") }
-        publisher = JoinableThread { [unowned self] in self.publishLoop() }
+        // unowned(unsafe): stop() joins the thread before this object can go away, even from deinit.
+        publisher = JoinableThread { [unowned(unsafe) self] in self.publishLoop() }
     }
 
     /// Sends what is queued (for up to 2 s, while connected), the retained "offline", and
