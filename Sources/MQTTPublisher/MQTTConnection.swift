@@ -29,6 +29,8 @@ public struct MQTTCounts: Sendable, Equatable {
     public var lost = 0
     /// Still queued when the run ended without a connection to send them.
     public var unsent = 0
+    /// Handed to libmosquitto and not yet sent (QoS 0) or acknowledged (QoS 1); at most 32.
+    public var inFlight = 0
     /// Successful reconnections after a lost connection.
     public var reconnects = 0
     public var connected = false
@@ -40,7 +42,8 @@ final class MQTTConnection {
     let queue: DropOldestQueue<String>
     private let note: (String) -> Void
     /// Messages handed to mosquitto and not yet sent/acknowledged, at most.
-    private let maxOutstanding = 32
+    static let maxOutstanding = 32
+    private var maxOutstanding: Int { MQTTConnection.maxOutstanding }
     private static let keepaliveSeconds: Int32 = 15
     private static let flushTimeoutNs: UInt64 = 2_000_000_000
 
@@ -67,7 +70,11 @@ final class MQTTConnection {
     }
 
     var snapshot: MQTTCounts {
-        var c = state.read { counts }
+        var c = state.read { () -> MQTTCounts in
+            var c = counts
+            c.inFlight = outstanding
+            return c
+        }
         c.dropped = queue.dropped
         return c
     }

@@ -56,6 +56,44 @@ final class MQTTSinkTests: XCTestCase {
         XCTAssertTrue(lines.last?.contains("4 unsent at exit") == true, "\(lines)")
     }
 
+    /// Connected, but the broker never acknowledges (QoS 1): mosquitto gets at most 32
+    /// messages, the rest wait in the queue, which keeps the newest and drops the oldest.
+    func testAConnectedBrokerThatNeverAcknowledgesFillsOnlyTheBoundedQueue() throws {
+        let broker = try SilentBroker()
+        let sink = MQTTSink(address: MQTTAddress(host: "127.0.0.1", port: broker.port, topic: "facecam/test"), qos: .atLeastOnce,
+                            capacity: 4, note: { _ in })
+        try sink.start(StreamInfo(sourceName: "test", isLive: false, adaptingHeads: []))
+        XCTAssertTrue(poll { sink.counts.connected }, "the fake broker's CONNACK was not taken")
+        let limit = MQTTConnection.maxOutstanding
+        for i in 0..<limit {  // one at a time, each taken by the publisher thread
+            _ = sink.consume(processed(i, faces: 1), telemetry: TelemetrySnapshot())
+            XCTAssertTrue(poll { sink.queue.elementCount == 0 && sink.counts.inFlight == i + 1 }, "message \(i) not handed over")
+        }
+        for i in limit..<(limit + 10) { _ = sink.consume(processed(i, faces: 1), telemetry: TelemetrySnapshot()) }
+        var counts = sink.counts
+        XCTAssertEqual(counts.inFlight, limit)
+        XCTAssertEqual(counts.sent, 0)
+        XCTAssertEqual(sink.queue.elementCount, 4)
+        XCTAssertEqual(counts.dropped, 6)
+        try sink.finish(TelemetrySnapshot())  // gives up flushing after its time limit
+        counts = sink.counts
+        XCTAssertEqual(counts.sent, 0)
+        XCTAssertEqual(counts.unsent, 4)
+        var kept: [Int] = []
+        while let message = sink.queue.pop() { kept.append(frameIndex(message) ?? -1) }
+        XCTAssertEqual(kept, [limit + 6, limit + 7, limit + 8, limit + 9])
+        XCTAssertGreaterThan(broker.bytesReceived, 0)
+    }
+
+    private func poll(_ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(10)
+        while !condition() {
+            if Date() > deadline { return false }
+            usleep(2_000)
+        }
+        return true
+    }
+
     func testFinishWithoutStartAndTwiceIsHarmless() throws {
         let sink = MQTTSink(address: nowhere, capacity: 2, note: { _ in })
         try sink.finish(TelemetrySnapshot())
@@ -71,4 +109,57 @@ private final class NoteLog: @unchecked Sendable {
     private var stored: [String] = []
     func append(_ line: String) { lock.lock(); stored.append(line); lock.unlock() }
     var lines: [String] { lock.lock(); defer { lock.unlock() }; return stored }
+}
+
+/// Accepts one MQTT client on a loopback port, answers its CONNECT with "accepted", then reads
+/// and discards everything and never acknowledges a publish.
+private final class SilentBroker: @unchecked Sendable {
+    let port: Int
+    private let listener: Int32
+    private let lock = NSLock()
+    private var received = 0
+    private var client: Int32 = -1
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && listen(fd, 1) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        guard bound else { close(fd); throw NSError(domain: "SilentBroker", code: Int(errno)) }
+        listener = fd
+        port = Int(UInt16(bigEndian: address.sin_port))
+        Thread { self.serve() }.start()
+    }
+
+    deinit {
+        close(listener)
+        if client >= 0 { close(client) }
+    }
+
+    var bytesReceived: Int { lock.lock(); defer { lock.unlock() }; return received }
+
+    private func serve() {
+        let fd = accept(listener, nil, nil)
+        guard fd >= 0 else { return }
+        lock.lock(); client = fd; lock.unlock()
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        var answered = false
+        while true {
+            let n = read(fd, &buffer, buffer.count)
+            if n <= 0 { return }
+            lock.lock(); received += n; lock.unlock()
+            if !answered {  // CONNACK: session present 0, return code 0 (accepted)
+                answered = true
+                let connack: [UInt8] = [0x20, 0x02, 0x00, 0x00]
+                _ = connack.withUnsafeBytes { write(fd, $0.baseAddress, 4) }
+            }
+        }
+    }
 }
