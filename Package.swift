@@ -70,7 +70,7 @@ let package = Package(
             dependencies: ["Streaming", "FrameCapture", "FacePipeline", "Imaging", "CAllocationCounter"]),
         .testTarget(
             name: "MQTTPublisherTests",
-            dependencies: ["MQTTPublisher", "Streaming", "FrameCapture", "FacePipeline", "Imaging"]),
+            dependencies: ["MQTTPublisher", "Streaming", "FrameCapture", "FacePipeline", "Imaging", "CAllocationCounter"]),
         .testTarget(
             name: "FacePipelineTests",
             dependencies: ["FacePipeline", "Imaging", "Int8Runtime", "CAllocationCounter"]),

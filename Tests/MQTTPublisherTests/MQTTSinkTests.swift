@@ -1,4 +1,5 @@
 import XCTest
+import CAllocationCounter
 @testable import FacePipeline
 import FrameCapture
 import Imaging
@@ -54,6 +55,31 @@ final class MQTTSinkTests: XCTestCase {
         XCTAssertTrue(lines.last?.contains("0 message(s) sent") == true, "\(lines)")
         XCTAssertTrue(lines.last?.contains("6 dropped (queue full)") == true, "\(lines)")
         XCTAssertTrue(lines.last?.contains("4 unsent at exit") == true, "\(lines)")
+    }
+
+    /// On the loop thread the sink allocates only the message text (what building
+    /// `frame.json.text` allocates), also while the full queue drops; nothing for a frame
+    /// without faces.
+    func testConsumeAllocatesOnlyTheMessage() throws {
+        try XCTSkipUnless(allocation_counter_available() == 1, "allocation counting is off in this build (sanitizer)")
+        let sink = MQTTSink(address: nowhere, capacity: 4, note: { _ in })
+        let withFaces = processed(7, faces: 2), without = processed(8, faces: 0)
+        for _ in 0..<8 { _ = sink.consume(withFaces, telemetry: TelemetrySnapshot()) }  // full: every push now drops
+        allocation_counter_start()
+        let text = withFaces.json.text
+        let messageAllocations = allocation_counter_stop()
+        XCTAssertFalse(text.isEmpty)
+        allocation_counter_start()
+        _ = sink.consume(withFaces, telemetry: TelemetrySnapshot())
+        let consumeAllocations = allocation_counter_stop()
+        allocation_counter_start()
+        _ = sink.consume(without, telemetry: TelemetrySnapshot())
+        let emptyAllocations = allocation_counter_stop()
+        print("MQTTSink.consume: \(consumeAllocations) allocations (building the message: \(messageAllocations)), no faces: \(emptyAllocations)")
+        XCTAssertGreaterThan(messageAllocations, 0)
+        XCTAssertEqual(consumeAllocations, messageAllocations)
+        XCTAssertEqual(emptyAllocations, 0)
+        XCTAssertEqual(sink.counts.dropped, 5)
     }
 
     /// Connected, but the broker never acknowledges (QoS 1): mosquitto gets at most 32
