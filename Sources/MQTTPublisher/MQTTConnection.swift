@@ -95,11 +95,7 @@ final class MQTTConnection {
         var rc = address.statusTopic.withCString { mosquitto_will_set(mosq, $0, 7, "offline", 1, true) }
         guard rc == MOSQ_ERR_SUCCESS.rawValue else { throw MQTTError("mqtt: cannot set the last will: \(String(cString: mosquitto_strerror(rc)))") }
         mosquitto_reconnect_delay_set(mosq, 1, 8, true)
-        rc = mosquitto_connect_async(mosq, address.host, Int32(address.port), MQTTConnection.keepaliveSeconds)
-        if rc != MOSQ_ERR_SUCCESS.rawValue {  // mosquitto's thread retries; nothing is fatal here
-            announceDown(rc == MOSQ_ERR_ERRNO.rawValue ? String(cString: strerror(errno)) : String(cString: mosquitto_strerror(rc)))
-        }
-        rc = mosquitto_loop_start(mosq)
+        rc = mosquitto_loop_start(mosq)  // it waits until the publisher thread has connected
         guard rc == MOSQ_ERR_SUCCESS.rawValue else { throw MQTTError("mqtt: cannot start the network thread: \(String(cString: mosquitto_strerror(rc)))") }
         // unowned(unsafe): stop() joins the thread before this object can go away, even from deinit.
         publisher = JoinableThread { [unowned(unsafe) self] in self.publishLoop() }
@@ -137,6 +133,12 @@ final class MQTTConnection {
     // MARK: The publisher thread
 
     private func publishLoop() {
+        // Connecting resolves the host name, which can take seconds without a network: here,
+        // not on the thread that called start().
+        let rc = mosquitto_connect_async(handle, address.host, Int32(address.port), MQTTConnection.keepaliveSeconds)
+        if rc != MOSQ_ERR_SUCCESS.rawValue {  // mosquitto's thread retries; nothing is fatal here
+            announceDown(rc == MOSQ_ERR_ERRNO.rawValue ? String(cString: strerror(errno)) : String(cString: mosquitto_strerror(rc)))
+        }
         var flushDeadline: UInt64?
         while true {
             let now = monotonicNs()
