@@ -10,14 +10,13 @@ struct MQTTOptions: ParsableArguments {
     var url: String?
 
     @Option(name: .customLong("mqtt-qos"), help: "MQTT quality of service of the frame messages: 0 (at most once) or 1 (at least once).")
-    var qos: Int = 0
+    var qos: MQTTQoS = .atMostOnce
 
     func validate() throws {
         if let url {
             do { _ = try MQTTAddress(parsing: url) } catch { throw ValidationError("--mqtt: \(error)") }
         }
-        guard qos == 0 || qos == 1 else { throw ValidationError("--mqtt-qos must be 0 or 1") }
-        if url == nil && qos != 0 { throw ValidationError("--mqtt-qos needs --mqtt") }
+        if url == nil && qos != .atMostOnce { throw ValidationError("--mqtt-qos needs --mqtt") }
     }
 
     /// The sink for `--mqtt`, or nil without it. `note` is where its few status lines go.
@@ -25,6 +24,15 @@ struct MQTTOptions: ParsableArguments {
         guard let url else { return nil }
         let address: MQTTAddress
         do { address = try MQTTAddress(parsing: url) } catch { throw ValidationError("--mqtt: \(error)") }
-        return MQTTSink(address: address, qos: qos == 1 ? .atLeastOnce : .atMostOnce, note: note)
+        return MQTTSink(address: address, qos: qos, note: note)
     }
+}
+
+extension MQTTQoS: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let level = Int32(argument), let qos = MQTTQoS(rawValue: level) else { return nil }
+        self = qos
+    }
+    public static var allValueStrings: [String] { ["0", "1"] }
+    public var defaultValueDescription: String { String(rawValue) }
 }
