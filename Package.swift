@@ -17,6 +17,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // Board profiles are YAML: Yams keeps each node's line, so errors can name it.
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        // The live preview: FlyingFox's socket layer (epoll + Swift concurrency, no SwiftNIO: see
+        // the README's "Live view" for why), and Prometheus text exposition.
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Int8 kernels in C: reference/ defines TFLite's int8 semantics; SIMD variants
@@ -40,6 +44,14 @@ let package = Package(
         // The frame loop: a source -> the face pipeline -> sinks (JSON Lines, annotated images,
         // and whatever an embedding program adds), with reconnects, statistics and telemetry.
         .target(name: "Streaming", dependencies: ["Imaging", "FrameCapture", "FacePipeline", "Adaptation", "Int8Runtime"]),
+        // The live preview over HTTP: the page, MJPEG, Server-Sent Events, /metrics, /healthz.
+        // An adapter at the edge like the command-line tool: it uses FoundationEssentials for
+        // `Data`, which FlyingSocks' write API takes; the core targets stay without Foundation.
+        .target(name: "LiveView", dependencies: [
+            "Streaming", "FrameCapture", "FacePipeline", "Imaging", "Int8Runtime",
+            .product(name: "FlyingSocks", package: "FlyingFox"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         .executableTarget(
             name: "facecam",
             dependencies: [
@@ -49,6 +61,7 @@ let package = Package(
                 "Adaptation",
                 "Imaging",
                 "Streaming",
+                "LiveView",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]),
@@ -64,6 +77,9 @@ let package = Package(
         .testTarget(
             name: "StreamingTests",
             dependencies: ["Streaming", "FrameCapture", "FacePipeline", "Imaging", "CAllocationCounter"]),
+        .testTarget(
+            name: "LiveViewTests",
+            dependencies: ["LiveView", "Streaming", "FacePipeline", "FrameCapture", "Imaging"]),
         .testTarget(
             name: "FacePipelineTests",
             dependencies: ["FacePipeline", "Imaging", "Int8Runtime", "CAllocationCounter"]),

@@ -70,6 +70,9 @@ struct Run: ParsableCommand {
     @OptionGroup(title: "Test-time adaptation")
     var adaptation: AdaptationFlags
 
+    @OptionGroup(title: "Live view")
+    var serveOptions: ServeOptions
+
     func validate() throws {
         guard ["jsonl", "none"].contains(output) else { throw ValidationError("--output must be jsonl or none") }
         if let maxFrames, maxFrames < 1 { throw ValidationError("--max-frames must be at least 1") }
@@ -143,6 +146,10 @@ struct Run: ParsableCommand {
         var sinks: [FrameSink] = []
         if output == "jsonl" { sinks.append(JSONLinesSink()) }
         if let annotate { sinks.append(AnnotatedFolderSink(folder: annotate, note: stats.note)) }
+        if let server = try serveOptions.startServer(
+            telemetry: recorder.telemetry, kernels: kernelOptions.kernels, sourceName: frameSource.name,
+            models: [("detector", "\(dir)/\(settings.detector)"), ("verifier", "\(dir)/\(settings.verifier)"),
+                     ("classifier", "\(dir)/\(settings.classifier)")]) { sinks.append(server.sink) }
         let info = StreamInfo(sourceName: frameSource.name, isLive: frameSource.isLive, adaptingHeads: adapters.map(\.name))
         for sink in sinks { try sink.start(info) }
         var image = RGBImage(width: 1, height: 1)
