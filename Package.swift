@@ -79,7 +79,7 @@ let package = Package(
             dependencies: ["Streaming", "FrameCapture", "FacePipeline", "Imaging", "CAllocationCounter"]),
         .testTarget(
             name: "LiveViewTests",
-            dependencies: ["LiveView", "Streaming", "FacePipeline", "FrameCapture", "Imaging"]),
+            dependencies: ["LiveView", "Streaming", .product(name: "FlyingSocks", package: "FlyingFox")]),
         .testTarget(
             name: "FacePipelineTests",
             dependencies: ["FacePipeline", "Imaging", "Int8Runtime", "CAllocationCounter"]),

@@ -1,6 +1,9 @@
 // The little of HTTP/1.1 the preview needs: one GET or HEAD request per connection, its head
 // parsed with hard limits, and responses that always carry a status and close the connection.
 // Pure functions on bytes, so the parser is tested without sockets (LiveViewTests).
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A request refused before it is routed: answered with `status` and `message`, then closed.
 public struct RequestError: Error, Equatable, Sendable {
@@ -55,6 +58,15 @@ public struct RequestHead {
     /// not a request. Bytes after the head (a body) are ignored: GET and HEAD have none.
     public mutating func append(_ chunk: some Collection<UInt8>) throws(RequestError) -> Request? {
         bytes.append(contentsOf: chunk)
+        // A request starts with a method in capitals and a space: anything else (a TLS hello,
+        // binary noise) is refused at once instead of waiting for a head that never comes.
+        if scanned < 17 {
+            for b in bytes.prefix(17) {
+                if b == UInt8(ascii: " ") { break }
+                guard b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z") else { throw RequestError(400, "not an HTTP request") }
+            }
+            if bytes.count >= 17 && !bytes.prefix(17).contains(UInt8(ascii: " ")) { throw RequestError(400, "not an HTTP request") }
+        }
         var i = max(0, scanned - 3)
         while i + 3 < bytes.count {
             if bytes[i] == 13, bytes[i + 1] == 10, bytes[i + 2] == 13, bytes[i + 3] == 10 {
@@ -218,6 +230,10 @@ public struct ServeAddress: Equatable, Sendable {
         }
         if host == "localhost" { host = "127.0.0.1" }
         guard !host.isEmpty else { throw RequestError(0, "the host is empty") }
+        var scratch = in6_addr()
+        guard inet_pton(host.contains(":") ? AF_INET6 : AF_INET, host, &scratch) == 1 else {
+            throw RequestError(0, "the host must be a numeric IPv4 or IPv6 address (or localhost)")
+        }
         guard let port = UInt16(portText) else { throw RequestError(0, "the port must be a number in 0...65535") }
         self.host = host
         self.port = port

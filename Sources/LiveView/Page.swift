@@ -191,9 +191,13 @@ function plot(canvas, lines, opts = {}) {
     g.beginPath(); g.moveTo(left, y); g.lineTo(right, y); g.stroke();
     g.fillText(String(+(max * k / 4).toPrecision(3)), 2, y + 4);
   }
-  const minutes = windowMs / 60000;
-  g.fillText(`−${minutes} min`, left, H - 4); g.fillText("now", right - 22, H - 4);
-  const xOf = t => left + (right - left) * (1 - (now - t) / windowMs), yOf = v => bottom - (bottom - top) * Math.min(v, max) / max;
+  // The x axis spans the data seen so far, up to the window (a fresh page is not one dot).
+  let earliest = now;
+  for (const l of lines) if (l.points.length) earliest = Math.min(earliest, l.points[0][0]);
+  const span = Math.max(10000, Math.min(windowMs, now - earliest));
+  g.fillText(span >= 120000 ? `−${Math.round(span / 60000)} min` : `−${Math.round(span / 1000)} s`, left, H - 4);
+  g.fillText("now", right - 22, H - 4);
+  const xOf = t => left + (right - left) * (1 - (now - t) / span), yOf = v => bottom - (bottom - top) * Math.min(v, max) / max;
   for (const l of lines) {
     if (!l.points.length) continue;
     // One averaged point per pixel column keeps long windows cheap to draw.

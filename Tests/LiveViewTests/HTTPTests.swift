@@ -1,5 +1,6 @@
 // The live view's own HTTP request parsing and limits, and its loop-side hand-offs.
 import XCTest
+import FlyingSocks
 @testable import LiveView
 import Streaming
 
@@ -63,6 +64,16 @@ final class HTTPTests: XCTestCase {
         }
     }
 
+    func testNonHTTPIsRefusedBeforeTheHeadEnds() {
+        var tls = RequestHead(limit: 8192)
+        XCTAssertThrowsError(try tls.append([0x16, 0x03, 0x01, 0x02, 0x00])) { XCTAssertEqual(($0 as? RequestError)?.status, 400) }
+        var long = RequestHead(limit: 8192)
+        XCTAssertThrowsError(try long.append(Array("ABCDEFGHIJKLMNOPQRSTU".utf8))) { XCTAssertEqual(($0 as? RequestError)?.status, 400) }
+        var partial = RequestHead(limit: 8192)
+        XCTAssertNil(try partial.append(Array("GE".utf8)))
+        XCTAssertNil(try partial.append(Array("T / HTTP/1.1\r\n".utf8)))
+    }
+
     func testResponsesCarryStatusLengthAndClose() {
         let r = Response.text(405, "only GET and HEAD are served")
         let head = String(decoding: r.head, as: UTF8.self)
@@ -81,7 +92,7 @@ final class HTTPTests: XCTestCase {
         XCTAssertEqual(try ServeAddress(parsing: "[::1]:8080"), ServeAddress(host: "::1", port: 8080))
         XCTAssertTrue(try ServeAddress(parsing: "[::1]:8080").isLoopback)
         XCTAssertFalse(try ServeAddress(parsing: "0.0.0.0:1").isLoopback)
-        for bad in ["", "http", "1.2.3.4:", ":80", "99999", "::1:80", "[::1]80", "host:-1"] {
+        for bad in ["", "http", "1.2.3.4:", ":80", "99999", "::1:80", "[::1]80", "host:-1", "1.2.3.4.5:80", "example.org:80", "[::g]:1"] {
             XCTAssertThrowsError(try ServeAddress(parsing: bad), bad)
         }
     }
@@ -125,5 +136,60 @@ final class FeedTests: XCTestCase {
         totals = []
         XCTAssertEqual(ring.drain { totals.append($0[6]) }, 12)
         XCTAssertEqual(totals, (17..<25).map(Double.init))
+    }
+}
+
+final class ServerStateTests: XCTestCase {
+    private func server(token: String? = nil, allowPublic: Bool = false) throws -> (PreviewServer, TelemetryRecorder) {
+        let recorder = TelemetryRecorder(verifier: nil, expression: nil)
+        var settings = ServeSettings(address: ServeAddress(host: "127.0.0.1", port: 0))
+        settings.token = token
+        settings.allowPublic = allowPublic
+        let server = try PreviewServer(settings: settings, telemetry: recorder.telemetry,
+                                       info: BuildInfo(kernelSet: "reference", modelHashes: [], source: "test"))
+        return (server, recorder)
+    }
+
+    func testHealthFollowsTheSource() throws {
+        let (server, recorder) = try server()
+        XCTAssertNotEqual(server.boundPort, 0)
+        XCTAssertFalse(server.health().0)  // no frame yet
+        _ = recorder.record(faces: [], latency: StageLatency(), dropped: 0, corrupt: 0, reconnects: 0)
+        XCTAssertTrue(server.health().0)
+        recorder.update(state: .lost, corrupt: 0, reconnects: 0)
+        XCTAssertEqual(server.health().1, "the camera is lost")
+        recorder.update(state: .ended, corrupt: 0, reconnects: 0)
+        XCTAssertFalse(server.health().0)
+    }
+
+    func testTakenPortIsAClearError() throws {
+        let (first, _) = try server()
+        let recorder = TelemetryRecorder(verifier: nil, expression: nil)
+        let settings = ServeSettings(address: ServeAddress(host: "127.0.0.1", port: first.boundPort))
+        XCTAssertThrowsError(try PreviewServer(settings: settings, telemetry: recorder.telemetry,
+                                               info: BuildInfo(kernelSet: "x", modelHashes: [], source: "x"))) {
+            XCTAssertTrue("\($0)".contains("already in use"), "\($0)")
+        }
+    }
+
+    func testAccessRules() throws {
+        let get = try XCTUnwrap(try parseRequestHead(ArraySlice("GET /metrics HTTP/1.1".utf8)))
+        let post = try XCTUnwrap(try parseRequestHead(ArraySlice("POST /metrics HTTP/1.1".utf8)))
+        let withToken = try XCTUnwrap(try parseRequestHead(ArraySlice("GET /?token=s HTTP/1.1".utf8)))
+        let lan = Socket.Address.ip4("192.168.1.20", port: 5000), local = Socket.Address.ip4("127.0.0.1", port: 5000)
+
+        let (open, _) = try server()
+        XCTAssertNil(open.refusal(get, peer: local))
+        XCTAssertEqual(open.refusal(get, peer: lan)?.status, 403)
+        XCTAssertEqual(open.refusal(post, peer: local)?.status, 405)
+        XCTAssertNil(open.refusal(get, peer: .ip6("::1", port: 1)))
+        XCTAssertNil(open.refusal(get, peer: .ip6("::ffff:127.0.0.1", port: 1)))
+
+        let (lanOpen, _) = try server(allowPublic: true)
+        XCTAssertNil(lanOpen.refusal(get, peer: lan))
+
+        let (guarded, _) = try server(token: "s")
+        XCTAssertEqual(guarded.refusal(get, peer: local)?.status, 401)  // a token binds loopback too
+        XCTAssertNil(guarded.refusal(withToken, peer: lan))
     }
 }
