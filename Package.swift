@@ -79,7 +79,8 @@ let package = Package(
             dependencies: ["Streaming", "FrameCapture", "FacePipeline", "Imaging", "CAllocationCounter"]),
         .testTarget(
             name: "LiveViewTests",
-            dependencies: ["LiveView", "Streaming", .product(name: "FlyingSocks", package: "FlyingFox")]),
+            dependencies: ["LiveView", "Streaming", "FrameCapture", "Imaging", "CAllocationCounter",
+                           .product(name: "FlyingSocks", package: "FlyingFox")]),
         .testTarget(
             name: "FacePipelineTests",
             dependencies: ["FacePipeline", "Imaging", "Int8Runtime", "CAllocationCounter"]),

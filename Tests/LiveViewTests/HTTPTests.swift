@@ -1,6 +1,9 @@
 // The live view's own HTTP request parsing and limits, and its loop-side hand-offs.
 import XCTest
+import CAllocationCounter
 import FlyingSocks
+import FrameCapture
+import Imaging
 @testable import LiveView
 import Streaming
 
@@ -191,5 +194,45 @@ final class ServerStateTests: XCTestCase {
         let (guarded, _) = try server(token: "s")
         XCTAssertEqual(guarded.refusal(get, peer: local)?.status, 401)  // a token binds loopback too
         XCTAssertNil(guarded.refusal(withToken, peer: lan))
+    }
+}
+
+final class SinkAllocationTests: XCTestCase {
+    /// The loop's side of the live view: nothing allocated per frame when nobody watches, and
+    /// none either while an MJPEG client waits (the pixel buffers circulate).
+    func testConsumeDoesNotAllocate() throws {
+        guard allocation_counter_available() == 1 else {
+            throw XCTSkip("allocation counting needs glibc's malloc (not available under sanitizers)")
+        }
+        let feed = LiveFeed()
+        let sink = PreviewSink(feed: feed, streamFPS: 1e9)  // no rate cap: every frame is handed over
+        let image = RGBImage(width: 64, height: 48)
+        let bytes = [UInt8](repeating: 0, count: 16)
+        bytes.withUnsafeBytes { raw in
+            let frame = Frame(width: 64, height: 48, format: .mjpeg, bytes: raw, bytesPerLine: 0, sequence: 0, timestampNs: 0)
+            let processed = ProcessedFrame(index: 0, frame: frame, width: 64, height: 48, faces: [], latency: StageLatency(),
+                                           dropped: 0, view: nil, image: image)
+            let telemetry = TelemetrySnapshot()
+            for _ in 0..<4 { _ = sink.consume(processed, telemetry: telemetry) }
+            allocation_counter_start()
+            for _ in 0..<100 { _ = sink.consume(processed, telemetry: telemetry); _ = sink.wantsImage }
+            XCTAssertEqual(allocation_counter_stop(), 0, "nobody watching")
+
+            feed.streamWaiting.store(1, ordering: .relaxed)
+            for _ in 0..<20 { _ = sink.consume(processed, telemetry: telemetry); usleep(2000) }  // all buffers made
+            allocation_counter_start()
+            for _ in 0..<100 { _ = sink.consume(processed, telemetry: telemetry); _ = sink.wantsImage; usleep(200) }
+            XCTAssertEqual(allocation_counter_stop(), 0, "an MJPEG client waiting")
+            feed.streamWaiting.store(0, ordering: .relaxed)
+
+            // The counter does see this path: an /events client makes the sink build JSON.
+            feed.eventClients.store(1, ordering: .relaxed)
+            allocation_counter_start()
+            _ = sink.consume(processed, telemetry: telemetry)
+            XCTAssertGreaterThan(allocation_counter_stop(), 0)
+            feed.eventClients.store(0, ordering: .relaxed)
+            XCTAssertEqual(feed.events.version, 1)
+        }
+        XCTAssertGreaterThan(feed.raw.offers, 20)  // frames did reach the encoder's slot
     }
 }
