@@ -44,7 +44,7 @@ def counter(families, name):
 def main():
     binary, shot = sys.argv[1], sys.argv[2]
     c = Checks()
-    facecam = Facecam(binary)
+    facecam = Facecam(binary, extra=["--adapt"])  # both heads adapt: the adaptation plot gets data
     stop = threading.Event()
     try:
         facecam.wait_healthy()
@@ -89,16 +89,22 @@ def main():
             c.check("the drawn box is the one /events reports for that frame",
                     events.get(drawn["frame"]) == drawn["boxes"], f"frame {drawn['frame']}: page {drawn['boxes']} events {events.get(drawn['frame'])}")
 
-            page.wait_for_function("window.facecam.points.latency > 20 && window.facecam.points.faces > 20", timeout=30000)
+            page.wait_for_function("window.facecam.points.latency > 20 && window.facecam.points.faces > 20"
+                                   " && window.facecam.points.adaptation > 4", timeout=30000)
             time.sleep(1.2)  # plots redraw twice a second
             # The 'total' latency line is the only white in the plot (grid and labels are grey).
             white = page.evaluate("""() => { const c = document.getElementById('plotLatency'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
                 let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] > 240 && d[i+1] > 240 && d[i+2] > 240 && d[i+3] > 200) n++; return n; }""")
             faces_line = page.evaluate("""() => { const c = document.getElementById('plotFaces'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
                 let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] < 40 && d[i+1] > 200 && d[i+2] > 90 && d[i+2] < 140) n++; return n; }""")
+            # Adaptation's threshold line (orange), from the telemetry events of the adapting heads.
+            orange = page.evaluate("""() => { const c = document.getElementById('plotAdapt'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                let n = 0; for (let i = 0; i < d.length; i += 4) if (d[i] > 240 && d[i+1] > 160 && d[i+1] < 200 && d[i+2] > 60 && d[i+2] < 100) n++; return n; }""")
             points = page.evaluate("window.facecam.points")
             c.check("the plots receive points and draw lines", points["latency"] > 20 and white > 20 and faces_line > 20,
                     f"points {points}, white pixels {white}, faces-line pixels {faces_line}")
+            c.check("the adaptation plot receives threshold, selected fraction, entropy and resets",
+                    points["adaptation"] > 2 and orange > 10, f"points {points}, threshold-line pixels {orange}")
             state = page.inner_text("#state")
             c.check("the header shows the running state and fps", state == "running" and float(page.inner_text("#fps")) > 0, state)
             page.screenshot(path=shot, full_page=True)
