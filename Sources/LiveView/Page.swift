@@ -201,12 +201,13 @@ function plot(canvas, lines, opts = {}) {
   for (const l of lines) {
     if (!l.points.length) continue;
     // One averaged point per pixel column keeps long windows cheap to draw.
-    g.strokeStyle = l.color; g.lineWidth = 1.5; g.beginPath();
+    g.strokeStyle = l.color; g.lineWidth = 1.5; g.setLineDash(l.dash ? [6, 4] : []); g.beginPath();
     let col = -1, sum = 0, n = 0, first = true;
     const flush = () => { if (n) { const y = yOf(sum / n); if (first) { g.moveTo(col, y); first = false; } else g.lineTo(col, y); } };
     for (const [t, v] of l.points) { const c = Math.round(xOf(t)); if (c !== col) { flush(); col = c; sum = 0; n = 0; } sum += v; n++; }
     flush(); g.stroke();
   }
+  g.setLineDash([]);
   if (opts.empty && lines.every(l => !l.points.length)) { g.fillStyle = "#8b98a5"; g.fillText(opts.empty, left + 10, top + 20); }
 }
 function niceCeil(v) { const e = Math.pow(10, Math.floor(Math.log10(v))); for (const m of [1, 2, 2.5, 5, 10]) if (m * e >= v) return m * e; return 10 * e; }
@@ -217,9 +218,12 @@ function redraw() {
   plot($("plotLatency"), stages.map((s, i) => ({ color: stageColors[i], points: series.latency[i] })));
   plot($("plotFaces"), [{ color: "#00e676", points: series.faces }]);
   const adaptLines = [], items = [], palette = { threshold: "#ffb74d", selected: "#4fc3f7", entropy: "#e57373", resets: "#ba68c8" };
-  for (const [head, s] of Object.entries(series.adapt)) for (const [k, c] of Object.entries(palette)) {
-    adaptLines.push({ color: c, points: s[k] }); items.push([`${head} ${k === "selected" ? "selected fraction" : k}`, c]);
-  }
+  Object.entries(series.adapt).forEach(([head, s], h) => {  // the second head's lines are dashed
+    for (const [k, c] of Object.entries(palette)) {
+      adaptLines.push({ color: c, points: s[k], dash: h > 0 });
+      items.push([`${head} ${k === "selected" ? "selected fraction" : k}${h > 0 ? " (dashed)" : ""}`, c]);
+    }
+  });
   plot($("plotAdapt"), adaptLines, { empty: "adaptation is off (facecam run --adapt ...)" });
   legend("legendAdapt", items);
 }

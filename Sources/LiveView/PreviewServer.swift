@@ -131,6 +131,7 @@ public final class PreviewServer: @unchecked Sendable {  // `sink` is used by th
                 if open > settings.maxConnections {
                     try? await send(client, Response.text(503, "too many connections (at most \(settings.maxConnections))",
                                                           extraHeaders: ["Retry-After: 1"]).bytes(headOnly: false))
+                    await closeAfterError(client, seconds: 0.2)  // short: a flood must not pile up
                     return
                 }
                 await handle(client)
@@ -151,6 +152,7 @@ public final class PreviewServer: @unchecked Sendable {  // `sink` is used by th
             }
         } catch let error as RequestError {
             try? await send(client, Response.error(error).bytes(headOnly: false))
+            await closeAfterError(client)
             return
         } catch is Timeout {
             try? await send(client, Response.text(408, "request head not received within \(Int(settings.headTimeout)) s").bytes(headOnly: false))
@@ -159,6 +161,7 @@ public final class PreviewServer: @unchecked Sendable {  // `sink` is used by th
 
         if let refusal = refusal(request, peer: try? client.socket.remotePeer()) {
             try? await send(client, Response.error(refusal).bytes(headOnly: request.isHead))
+            await closeAfterError(client)
             return
         }
         do {
@@ -209,6 +212,17 @@ public final class PreviewServer: @unchecked Sendable {  // `sink` is used by th
         let age = Double(monotonicNanoseconds() &- t.lastFrameNs) / 1e9
         if age > settings.staleSeconds { return (false, "no frame for \(Int(age)) s") }
         return (true, "ok: \(t.frames) frames, \(Int(t.fps.rounded())) fps")
+    }
+
+    /// After an error answer to a request we did not read whole: closing with unread bytes
+    /// would reset the connection, and the client could lose the answer. So: end our side,
+    /// then read and discard until the client closes (at most `seconds`).
+    private func closeAfterError(_ client: AsyncSocket, seconds: Double = 1) async {
+        _ = shutdown(client.socket.file.rawValue, Int32(SHUT_WR))
+        _ = try? await withTimeout(seconds) { () async throws -> Bool in
+            while try await !client.read(atMost: 4096).isEmpty {}  // ends with .disconnected at EOF
+            return true
+        }
     }
 
     private func send(_ client: AsyncSocket, _ bytes: [UInt8]) async throws {

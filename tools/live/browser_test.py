@@ -55,7 +55,7 @@ def main():
 
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page = browser.new_page(viewport={"width": 1100, "height": 800})
             errors = []
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(facecam.base + "/")
