@@ -25,13 +25,21 @@ public final class PreviewSink: FrameSink {
         startThread { encodeFrames(feed) }
     }
 
+    /// The answer of `wantsImage` for the frame in progress.
+    private var decided: Bool?
+
     /// True only when a viewer waits and the frame rate cap allows the next picture: raw
-    /// camera frames are then converted to RGB for this frame only.
+    /// camera frames are then converted to RGB for this frame only. Decided once per frame
+    /// (the loop may ask twice; a different second answer would hand over a stale picture).
     public var wantsImage: Bool {
-        feed.streamWaiting.load(ordering: .relaxed) > 0 && monotonicNanoseconds() >= nextImageNs
+        if let decided { return decided }
+        let wants = feed.streamWaiting.load(ordering: .relaxed) > 0 && monotonicNanoseconds() >= nextImageNs
+        decided = wants
+        return wants
     }
 
     public func consume(_ frame: ProcessedFrame, telemetry: TelemetrySnapshot) -> SinkAction {
+        defer { decided = nil }
         feed.samples.record(frame.latency, faces: frame.faces.count)
         if feed.eventClients.load(ordering: .relaxed) > 0 { feed.events.publish(frame.json.text) }
         if let image = frame.image, feed.streamWaiting.load(ordering: .relaxed) > 0 {
