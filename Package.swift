@@ -17,6 +17,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // Board profiles are YAML: Yams keeps each node's line, so errors can name it.
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        // The live preview: FlyingFox's socket layer (epoll + Swift concurrency, no SwiftNIO: see
+        // the README's "Live view" for why), and Prometheus text exposition.
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Int8 kernels in C: reference/ defines TFLite's int8 semantics; SIMD variants
@@ -43,6 +47,14 @@ let package = Package(
         .target(name: "Streaming", dependencies: ["Imaging", "FrameCapture", "FacePipeline", "Adaptation", "Int8Runtime"]),
         // `--mqtt`: frames with faces to an MQTT broker through libmosquitto, off the loop thread.
         .target(name: "MQTTPublisher", dependencies: ["CMosquitto", "Streaming"]),
+        // The live preview over HTTP: the page, MJPEG, Server-Sent Events, /metrics, /healthz.
+        // An adapter at the edge like the command-line tool: it uses FoundationEssentials for
+        // `Data`, which FlyingSocks' write API takes; the core targets stay without Foundation.
+        .target(name: "LiveView", dependencies: [
+            "Streaming", "FrameCapture", "FacePipeline", "Imaging", "Int8Runtime",
+            .product(name: "FlyingSocks", package: "FlyingFox"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         .executableTarget(
             name: "facecam",
             dependencies: [
@@ -53,6 +65,7 @@ let package = Package(
                 "Imaging",
                 "Streaming",
                 "MQTTPublisher",
+                "LiveView",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]),
@@ -71,6 +84,9 @@ let package = Package(
         .testTarget(
             name: "MQTTPublisherTests",
             dependencies: ["MQTTPublisher", "Streaming", "FrameCapture", "FacePipeline", "Imaging", "CAllocationCounter"]),
+            name: "LiveViewTests",
+            dependencies: ["LiveView", "Streaming", "FrameCapture", "Imaging", "CAllocationCounter",
+                           .product(name: "FlyingSocks", package: "FlyingFox")]),
         .testTarget(
             name: "FacePipelineTests",
             dependencies: ["FacePipeline", "Imaging", "Int8Runtime", "CAllocationCounter"]),

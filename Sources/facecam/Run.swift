@@ -72,6 +72,8 @@ struct Run: ParsableCommand {
 
     @OptionGroup(title: "MQTT")
     var mqtt: MQTTOptions
+    @OptionGroup(title: "Live view")
+    var serveOptions: ServeOptions
 
     func validate() throws {
         guard ["jsonl", "none"].contains(output) else { throw ValidationError("--output must be jsonl or none") }
@@ -147,6 +149,10 @@ struct Run: ParsableCommand {
         if output == "jsonl" { sinks.append(JSONLinesSink()) }
         if let annotate { sinks.append(AnnotatedFolderSink(folder: annotate, note: stats.note)) }
         if let mqttSink = try mqtt.makeSink(note: stats.note) { sinks.append(mqttSink) }
+        if let server = try serveOptions.startServer(
+            telemetry: recorder.telemetry, kernels: kernelOptions.kernels, sourceName: frameSource.name,
+            models: [("detector", "\(dir)/\(settings.detector)"), ("verifier", "\(dir)/\(settings.verifier)"),
+                     ("classifier", "\(dir)/\(settings.classifier)")]) { sinks.append(server.sink) }
         let info = StreamInfo(sourceName: frameSource.name, isLive: frameSource.isLive, adaptingHeads: adapters.map(\.name))
         for sink in sinks { try sink.start(info) }
         var image = RGBImage(width: 1, height: 1)
