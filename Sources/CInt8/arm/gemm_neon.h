@@ -29,15 +29,6 @@
 
 #if defined(__aarch64__)
 
-// Marks one inner-loop iteration for tools/arm-estimate (llvm-mca regions); empty otherwise.
-#if defined(CI8_MCA)
-#define CI8_MCA_BEGIN(name) __asm__ volatile("// LLVM-MCA-BEGIN " name)
-#define CI8_MCA_END() __asm__ volatile("// LLVM-MCA-END")
-#else
-#define CI8_MCA_BEGIN(name) ((void)0)
-#define CI8_MCA_END() ((void)0)
-#endif
-
 enum { CI8_GEMM_NEON = 0, CI8_GEMM_NEONDOT = 1 };
 enum { CI8_GEMM_MLAL = 0, CI8_GEMM_MULL = 1 };  // neon product modes (see above)
 
@@ -134,7 +125,7 @@ CI8_NEON_INLINE void ci8_gemm_2x8c16_neon(const int8_t *a0, const int8_t *a1, co
   for (int j = 0; j < 8; ++j) c0[j] = c1[j] = vdupq_n_s32(0);
   int32_t k = kp;
   for (; k >= 16; k -= 16) {
-    CI8_MCA_BEGIN("gemm_2x8c16_neon");
+    CI8_MCA_BEGIN("gemm_2x8c16_neon/%c0/mr%c1", "i"(mode), "i"(mr));
     const int8x16_t x0 = vld1q_s8(a0);
     const int8x16_t x1 = mr > 1 ? vld1q_s8(a1) : x0;
     a0 += 16;
@@ -193,7 +184,7 @@ CI8_NEONDOT_INLINE void ci8_gemm_4x16c4_neondot(const int8_t *a0, const int8_t *
 #pragma GCC unroll 16
   for (int i = 0; i < 16; ++i) acc[i] = vdupq_n_s32(0);
   for (int32_t k = 0; k < kp; k += 8) {
-    CI8_MCA_BEGIN("gemm_4x16c4_neondot");
+    CI8_MCA_BEGIN("gemm_4x16c4_neondot/mr%c0/nr%c1", "i"(mr), "i"(nr));
     const int8x8_t x0 = vld1_s8(a0 + k);
     const int8x8_t x1 = mr > 1 ? vld1_s8(a1 + k) : x0;
     const int8x8_t x2 = mr > 2 ? vld1_s8(a2 + k) : x0;
