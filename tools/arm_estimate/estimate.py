@@ -29,7 +29,8 @@ CC = os.environ.get("CC_AARCH64", "clang")
 
 # Region name -> (MACs per loop iteration, instruction the peak is counted in, full tile?).
 # gemm_2x8c16_neon/<mode>/mr<R>: R rows x 8 channels x 16 k per iteration (mode 0 = smull +
-#   smlal2, 1 = smull + smull2 for weights holding -128).
+#   smlal2 + sadalp, 1 = smull + smull2 + 2 sadalp: always for 2 rows, and for weights holding
+#   -128).
 # gemm_4x16c4_neondot/mr<R>/nr<N>: R rows x N channels x 8 k (two sdot steps of 4).
 # dwconv_16c_neon/2tap/t<T>: 16 channels x 2 taps; /1tap/p<P>/t<T>: 16 channels x 1 tap
 #   (P = 1: the one-tap mode for filters holding -128; P = 0: the odd last tap of the paired
@@ -37,7 +38,7 @@ CC = os.environ.get("CC_AARCH64", "clang")
 def region_info(name):
     m = re.fullmatch(r"gemm_2x8c16_neon/([01])/mr([12])", name)
     if m:
-        return int(m.group(2)) * 8 * 16, "smlal", m.group(1) == "0" and m.group(2) == "2"
+        return int(m.group(2)) * 8 * 16, "smlal", m.group(2) == "2"
     m = re.fullmatch(r"gemm_4x16c4_neondot/mr([1-4])/nr(8|16)", name)
     if m:
         return int(m.group(1)) * int(m.group(2)) * 8, "sdot", m.groups() == ("4", "16")
@@ -54,7 +55,7 @@ def label_of(name):
     """A readable name: the kernel's micro-kernel grammar plus the instantiation."""
     m = re.fullmatch(r"gemm_2x8c16_neon/([01])/mr([12])", name)
     if m:
-        return "gemm_2x8c16_neon %s mr=%s" % ("smlal2" if m.group(1) == "0" else "smull2(-128)",
+        return "gemm_2x8c16_neon %s mr=%s" % ("smlal2" if m.group(1) == "0" else "smull2",
                                                m.group(2))
     m = re.fullmatch(r"gemm_4x16c4_neondot/mr(\d)/nr(\d+)", name)
     if m:
@@ -85,13 +86,19 @@ LABEL = re.compile(r"^([.\w$]+):")
 BRANCH = re.compile(r"^\s*(b\.\w+|b|cbz|cbnz|tbz|tbnz)\s+(.*)$")
 
 
+_compiled = {}
+
+
 def compile_asm(source, mcpu):
+    if (source, mcpu) in _compiled:
+        return _compiled[(source, mcpu)]
     cmd = [CC, "--target=aarch64-linux-gnu", "-O2", "-fPIC", "-std=c11", "-D_GNU_SOURCE",
            "-DCI8_MCA", "-I" + os.path.join(ROOT, "Sources/CInt8/include"), "-S", "-o", "-",
            os.path.join(ROOT, source)]
     if mcpu:
         cmd.insert(2, "-mcpu=" + mcpu)
-    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    _compiled[(source, mcpu)] = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return _compiled[(source, mcpu)]
 
 
 def regions(asm):

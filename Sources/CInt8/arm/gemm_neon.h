@@ -7,6 +7,8 @@
 //                        into the int32 lanes; a pairwise-add tree reduces at the end. Two products
 //                        fit int16 only while weights avoid -128 (|2 * 127 * 128| < 2^15):
 //                        weights with -128 select the "mull" mode (smull, smull2, a sadalp each).
+//                        Pairs of rows always run the mull mode (faster there, see
+//                        ci8_neon_gemm_rows); the mlal mode serves the odd last row.
 //   gemm_4x16c4_neondot  4 rows x 16 (or 8) channels, K in blocks of 4: sdot multiplies a 16-byte
 //                        weight vector (4 channels x 4 k) by one 4-byte activation group (a lane
 //                        of an 8-byte activation load) into 4 channel accumulators; K steps by 8.
@@ -273,10 +275,11 @@ static inline void ci8_neon_gemm_rows(const ci8_neon_gemm *g, const int8_t *a, s
       const int8_t *a0 = a + (size_t)j * a_stride;
       int8_t *dst = out + (size_t)j * g->oc;
       if (rows - j >= 2) {
-        if (g->mode == CI8_GEMM_MLAL)
-          ci8_gemm_2x8c16_neon(a0, a0 + a_stride, w, g->kp, acc, 2, CI8_GEMM_MLAL);
-        else
-          ci8_gemm_2x8c16_neon(a0, a0 + a_stride, w, g->kp, acc, 2, CI8_GEMM_MULL);
+        // Two rows always take the mull form: llvm-mca puts the mlal form's 16 smull -> smlal2
+        // chains at 5.9 MAC/cycle on Cortex-A72 in the generic -O2 build SwiftPM makes (the
+        // schedule hoists them and spills accumulators), the mull form at 8.0 (the peak), and
+        // it is faster on Cortex-A53/A55 too (tools/arm-estimate).
+        ci8_gemm_2x8c16_neon(a0, a0 + a_stride, w, g->kp, acc, 2, CI8_GEMM_MULL);
         ci8_neon_gemm_store(g, dst, (size_t)g->oc, 2, c0, 8, acc);
       } else {
         if (g->mode == CI8_GEMM_MLAL) ci8_gemm_2x8c16_neon(a0, a0, w, g->kp, acc, 1, CI8_GEMM_MLAL);
