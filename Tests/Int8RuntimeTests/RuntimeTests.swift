@@ -181,9 +181,10 @@ final class AllocationTests: XCTestCase {
         XCTAssertEqual(probe.count, 1000)
 
         for url in Paths.shippedModels {
-            for threads in [1, 2] {
+            for (threads, everything) in [(1, false), (2, false), (3, true)] {
                 var options = Interpreter.Options()
                 options.threads = threads
+                options.splitEverything = everything  // every split path, FC channel slices included
                 let interpreter = try Interpreter(model: try Model(path: url.path), options: options)
                 let partial = try interpreter.partialRun(to: [interpreter.model.operators[2].outputs[0]])
                 var times = [UInt64](repeating: 0, count: interpreter.model.operators.count)
