@@ -40,7 +40,7 @@ public final class Interpreter {
         /// `KernelSetUnavailable`.
         public var kernels: KernelSet = .best
         /// Split every CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED across the threads however
-        /// small it is (slower; for testing the split paths, e.g. `facecam invoke --split-all`).
+        /// small it is (slower; for tests of the split paths).
         public var splitEverything = false
         public init() {}
     }
@@ -84,7 +84,7 @@ public final class Interpreter {
         // Which operators run on the pool; single-row FULLY_CONNECTED layers become slices of
         // output channels, each prepared as an operator of its own.
         let threads = max(options.threads, 1)
-        let splits = plans.map { Interpreter.split($0, threads: threads, everything: options.splitEverything) }
+        let splits = plans.map { Split.of($0, threads: threads, everything: options.splitEverything) }
         var slices = [[ci8_fully_connected]](repeating: [], count: plans.count)
         for i in plans.indices {
             guard case .slices(let ranges) = splits[i], case .fullyConnected(let d) = plans[i].kernel else { continue }
@@ -205,26 +205,6 @@ public final class Interpreter {
                         parallel: parallel)
         }
         pool = isSplit.contains(true) ? ThreadPool(threads: threads) : nil
-    }
-
-    /// How an operator is split across threads (ParallelWork.swift).
-    enum Split { case none, rows, slices([Range<Int>]) }
-
-    static func split(_ plan: PlannedOp, threads: Int, everything: Bool) -> Split {
-        guard threads > 1 else { return .none }
-        switch plan.kernel {
-        case .conv2D(let d):
-            return d.output_height > 1 && (everything || plan.macs >= ParallelWork.minimumMACs) ? .rows : .none
-        case .depthwiseConv2D(let d):
-            return d.output_height > 1 && (everything || plan.macs >= ParallelWork.minimumDepthwiseMACs) ? .rows : .none
-        case .fullyConnected(let d):
-            guard everything || plan.macs >= ParallelWork.minimumMACs else { return .none }
-            if d.batches > 1 { return .rows }
-            let ranges = channelSlices(Int(d.output_depth), threads: threads)
-            return d.batches == 1 && ranges.count > 1 ? .slices(ranges) : .none
-        default:
-            return .none
-        }
     }
 
     /// Packs output channels `range` of a FULLY_CONNECTED into `prepared` as an operator of its own.

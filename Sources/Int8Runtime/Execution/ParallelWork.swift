@@ -21,6 +21,32 @@ struct ParallelWork {
     static let channelGranule = 16
 }
 
+/// How an operator is split across threads.
+enum Split {
+    case none
+    /// Output rows (convolutions) or batch rows (FULLY_CONNECTED).
+    case rows
+    /// Output-channel slices of a single-row FULLY_CONNECTED.
+    case slices([Range<Int>])
+
+    static func of(_ plan: PlannedOp, threads: Int, everything: Bool) -> Split {
+        guard threads > 1 else { return .none }
+        switch plan.kernel {
+        case .conv2D(let d):
+            return d.output_height > 1 && (everything || plan.macs >= ParallelWork.minimumMACs) ? .rows : .none
+        case .depthwiseConv2D(let d):
+            return d.output_height > 1 && (everything || plan.macs >= ParallelWork.minimumDepthwiseMACs) ? .rows : .none
+        case .fullyConnected(let d):
+            guard everything || plan.macs >= ParallelWork.minimumMACs else { return .none }
+            if d.batches > 1 { return .rows }
+            let ranges = channelSlices(Int(d.output_depth), threads: threads)
+            return d.batches == 1 && ranges.count > 1 ? .slices(ranges) : .none
+        default:
+            return .none
+        }
+    }
+}
+
 /// A convolution split by output rows (the micro-kernels take a row range).
 struct ConvolutionRows {
     var conv: ci8_conv2d
