@@ -6,10 +6,14 @@ Sources/CInt8/arm/ into assembly comments) for each CPU, cuts out every marked l
 whole loop body that holds the markers, from the loop's label to the branch back to it, since
 the compiler moves instructions across the markers -- and runs llvm-mca on it. Prints per
 loop: cycles per iteration (simulated: total cycles / iterations; and the resource bound,
-Block RThroughput), int8 MACs per iteration (from the tile, REGIONS below), MACs per cycle and
-the share of the CPU's int8 MAC peak. The peak is measured the same way, on a loop of 16
+Block RThroughput), int8 MACs per iteration (from the tile, region_info below), MACs per cycle
+and the share of the CPU's int8 MAC peak. The peak is measured the same way, on a loop of 16
 independent smlal (8 MACs each) or sdot (16 MACs each) instructions, so both figures come
 from one scheduling model.
+
+Caveats: a static estimate of the loop body alone (no caches, memory or surrounding code); the
+markers are volatile asm statements, which the compiler keeps memory accesses from crossing, so
+the analysed build can be scheduled a little differently from the real one (which has none).
 
 usage: estimate.py [--all] [--check]
   --all    every instantiation (row and channel tails, the -128 weight mode), not only the
@@ -202,8 +206,8 @@ def main(argv):
                 rows.append((label_of(name), user, cpu_label, cycles, rthroughput, macs,
                              macs / cycles, peak, 100 * macs / cycles / peak, macs / gcycles))
 
-    print("llvm-mca (%s) estimate of the AArch64 inner loops; clang -O2 -mcpu=<cpu> (the last "
-          "column: the generic -O2 build SwiftPM makes)" % MCA)
+    print("llvm-mca (%s) estimate of the AArch64 inner loops; clang -O2 -mcpu=<cpu> (generic: "
+          "MAC/cycle of the -O2 build without -mcpu that SwiftPM makes)" % MCA)
     print("peaks (measured by llvm-mca on 16 independent instructions): " + ", ".join(
         "%s %s %.0f MAC/cycle" % (cpu, insn, v) for (cpu, insn), v in sorted(peaks.items())))
     header = ("kernel", "op", "cpu (model)", "cyc/iter", "RThru", "MACs/iter", "MAC/cyc",
