@@ -38,7 +38,7 @@ struct Run: ParsableCommand {
     @Option(help: "Camera frame rate (for files without timing: the rate used for timestamps).")
     var fps: Double?
 
-    @Option(help: "Worker threads per model.")
+    @Option(help: "Per model: threads for CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED (split by output rows or channels: identical results for any count; small layers and other operators stay on one thread).")
     var threads: Int?
 
     @Option(name: .customLong("max-frames"), help: "Stop after this many processed frames.")
