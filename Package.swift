@@ -84,6 +84,7 @@ let package = Package(
         .testTarget(
             name: "MQTTPublisherTests",
             dependencies: ["MQTTPublisher", "Streaming", "FrameCapture", "FacePipeline", "Imaging", "CAllocationCounter"]),
+        .testTarget(
             name: "LiveViewTests",
             dependencies: ["LiveView", "Streaming", "FrameCapture", "Imaging", "CAllocationCounter",
                            .product(name: "FlyingSocks", package: "FlyingFox")]),
