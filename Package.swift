@@ -63,7 +63,7 @@ let package = Package(
             dependencies: ["FrameCapture", "Imaging"]),
         .testTarget(
             name: "StreamingTests",
-            dependencies: ["Streaming", "FrameCapture", "FacePipeline", "Imaging", "CAllocationCounter"]),
+            dependencies: ["Streaming", "FrameCapture", "FacePipeline", "Adaptation", "Imaging", "CAllocationCounter"]),
         .testTarget(
             name: "FacePipelineTests",
             dependencies: ["FacePipeline", "Imaging", "Int8Runtime", "CAllocationCounter"]),
