@@ -30,20 +30,20 @@ struct AdaptationChoice {
 /// The `--adapt*` flags, shared by `run` and `adapt-eval`.
 struct AdaptationFlags: ParsableArguments {
     @Option(name: .customLong("adapt"),
-            help: "Adapt the final layers on the stream: both (also a bare --adapt), expression or verifier.")
+            help: "Heads that adapt their final layers on the stream (a bare --adapt: both).")
     var adapt: AdaptTarget?
 
-    @Option(name: .customLong("adapt-method"), help: "Pseudo-label selection: dash, fixmatch or entropy.")
+    @Option(name: .customLong("adapt-method"), help: "Pseudo-label selection.")
     var method: AdaptationMethod?
 
     @Option(name: .customLong("adapt-lr"), help: "Learning rate of the head updates (default 0.001).")
     var learningRate: Float?
 
-    @Option(name: .customLong("adapt-teacher"), help: "Pseudo-label teacher: track (average along the face track), ema or none.")
+    @Option(name: .customLong("adapt-teacher"), help: "Pseudo-label teacher (track: the average along the face track).")
     var teacher: TeacherKind?
 
     @Option(name: .customLong("adapt-align"),
-            help: "Feature re-normalization to the source statistics: off, gated (by image signals) or always.")
+            help: "Feature re-normalization to the source statistics (gated: by image signals).")
     var alignment: AlignmentMode?
 
     @Option(name: .customLong("adapt-state"), help: "Load adapted heads from this file at start; save them to it periodically and at exit.")

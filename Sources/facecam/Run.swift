@@ -14,7 +14,7 @@ struct Run: ParsableCommand {
             One JSON object per processed frame on stdout (see the README for the fields); a \
             short summary on stderr every few seconds and at exit. Live cameras always work on \
             the newest frame and count the frames they drop; files are processed frame by frame. \
-            Ctrl-C or SIGTERM stops cleanly. Exit status: 0 done, 1 error, 3 camera lost.
+            Ctrl-C or SIGTERM stops cleanly. Exit status: 0 done, 1 error, 3 camera lost, 64 bad usage.
             """)
 
     @Option(help: "Camera device (/dev/videoN), video file (MJPEG, Y4M), image or folder of images.")
@@ -26,8 +26,8 @@ struct Run: ParsableCommand {
     @Option(help: "Board profile file (YAML).")
     var config: String?
 
-    @Option(help: "Camera pixel format: yuyv, mjpeg, grey or nv12.")
-    var format: String?
+    @Option(help: "Camera pixel format.")
+    var format: CameraFormat?
 
     @Option(help: "Camera frame size, WIDTHxHEIGHT.")
     var size: String?
@@ -35,14 +35,11 @@ struct Run: ParsableCommand {
     @Option(help: "Camera frame rate (for files without timing: the rate used for timestamps).")
     var fps: Double?
 
-    @Option(help: "Worker threads per model.")
-    var threads: Int?
-
     @Option(name: .customLong("max-frames"), help: "Stop after this many processed frames.")
     var maxFrames: Int?
 
-    @Option(help: "Output on stdout: jsonl or none.")
-    var output: String = "jsonl"
+    @Option(help: "Output on stdout: one JSON object per frame, or nothing.")
+    var output: OutputFormat = .jsonl
 
     @Option(help: "Write every processed frame, with boxes and labels drawn, as JPEG into this folder.")
     var annotate: String?
@@ -50,17 +47,14 @@ struct Run: ParsableCommand {
     @Option(help: "Reconnection attempts after a camera disconnects (with backoff); 0 exits with an error.")
     var reconnect: Int?
 
-    @Option(help: "Folder holding the models.")
-    var models: String?
-
-    @Option(help: "Minimum BlazeFace score.")
-    var threshold: Float?
-
     @Option(name: .customLong("summary-interval"), help: "Seconds between stderr summaries (0: only at exit).")
     var summaryInterval: Double = 5
 
     @Flag(help: "Start a file source again at its end (a demo kiosk; stop with Ctrl-C or --max-frames).")
     var loop = false
+
+    @OptionGroup(title: "Models")
+    var modelOptions: ModelOptions
 
     @OptionGroup var kernelOptions: KernelOptions
 
@@ -68,14 +62,7 @@ struct Run: ParsableCommand {
     var adaptation: AdaptationFlags
 
     func validate() throws {
-        guard ["jsonl", "none"].contains(output) else { throw ValidationError("--output must be jsonl or none") }
         if let maxFrames, maxFrames < 1 { throw ValidationError("--max-frames must be at least 1") }
-        if let threads, !(1...64).contains(threads) { throw ValidationError("--threads must be in 1...64") }
-        // Checked as the profile key it overrides (thresholds.detection) is.
-        if let threshold, !(0...1).contains(threshold) { throw ValidationError("--threshold must be in 0...1 (got \(threshold))") }
-        if let format, !["yuyv", "mjpeg", "grey", "nv12"].contains(format.lowercased()) {
-            throw ValidationError("--format must be yuyv, mjpeg, grey or nv12")
-        }
         if let size, parseSize(size) == nil { throw ValidationError("--size must look like 640x480") }
         if let reconnect, reconnect < 0 { throw ValidationError("--reconnect must not be negative") }
     }
@@ -87,13 +74,11 @@ struct Run: ParsableCommand {
             if let config { try BoardConfig.load(config, into: &settings) }
         } catch let error as ConfigError { throw CommandError(error.description) }
         if let source { settings.device = source }
-        if let format { settings.format = format.lowercased() }
+        if let format { settings.format = format }
         if let size, let (w, h) = parseSize(size) { settings.width = w; settings.height = h }
         if let fps { settings.fps = fps }
-        if let threads { settings.threads = threads }
         if let reconnect { settings.reconnectAttempts = reconnect }
-        if let models { settings.modelsDirectory = models }
-        if let threshold { settings.detectionThreshold = threshold }
+        modelOptions.apply(to: &settings)
         adaptation.apply(to: &settings.adaptation)
         if adaptation.anyOption && settings.adaptation.target == nil {
             throw CommandError("--adapt-* options need --adapt (or adaptation.heads in the board profile)")
@@ -107,7 +92,7 @@ struct Run: ParsableCommand {
         }
 
         var spec = SourceSpec(path: settings.device ?? "/dev/video0")
-        spec.format = settings.format.flatMap { PixelFormat(cliName: $0) } ?? .yuyv
+        spec.format = (settings.format ?? .yuyv).pixelFormat
         spec.width = settings.width ?? 640
         spec.height = settings.height ?? 480
         spec.fps = settings.fps
@@ -133,7 +118,7 @@ struct Run: ParsableCommand {
     /// option group to Run and its sink here; `telemetry` is for sinks that serve other threads.
     func makeSinks(telemetry: Telemetry, note: @escaping (String) -> Void) throws -> [FrameSink] {
         var sinks: [FrameSink] = []
-        if output == "jsonl" { sinks.append(JSONLinesSink()) }
+        if output == .jsonl { sinks.append(JSONLinesSink()) }
         if let annotate { sinks.append(AnnotatedFolderSink(folder: annotate, note: note)) }
         return sinks
     }
@@ -161,16 +146,4 @@ func parseSize(_ text: String) -> (Int, Int)? {
     let parts = text.lowercased().split(separator: "x").compactMap { Int($0) }
     guard parts.count == 2, (16...8192).contains(parts[0]), (16...8192).contains(parts[1]) else { return nil }
     return (parts[0], parts[1])
-}
-
-extension PixelFormat {
-    init?(cliName: String) {
-        switch cliName.lowercased() {
-        case "yuyv": self = .yuyv
-        case "mjpeg", "mjpg": self = .mjpeg
-        case "grey", "gray": self = .grey
-        case "nv12": self = .nv12
-        default: return nil
-        }
-    }
 }
