@@ -102,7 +102,7 @@ enum BoardConfig {
                         settings.format = format
                     case "width": settings.width = try integer(v, "camera.width", 16...8192)
                     case "height": settings.height = try integer(v, "camera.height", 16...8192)
-                    default: settings.fps = try number(v, "camera.fps", 1...240)
+                    default: settings.fps = try number(v, "camera.fps", SettingRange.fps)
                     }
                 }
             case "runtime":
@@ -157,7 +157,7 @@ enum BoardConfig {
                     }
                 }
             case "reconnect":
-                try section("reconnect", value, ["attempts"]) { _, v in settings.reconnectAttempts = try integer(v, "reconnect.attempts", 0...1000) }
+                try section("reconnect", value, ["attempts"]) { _, v in settings.reconnectAttempts = try integer(v, "reconnect.attempts", SettingRange.reconnectAttempts) }
             default:
                 throw fail(keyNode, "unknown section '\(keyNode.string ?? "?")' (known: board, description, camera, runtime, models, thresholds, adaptation, reconnect)")
             }

@@ -8,6 +8,8 @@ import Streaming
 enum SettingRange {
     static let detectionThreshold: ClosedRange<Double> = 0...1
     static let threads: ClosedRange<Int> = 1...64
+    static let fps: ClosedRange<Double> = 1...240
+    static let reconnectAttempts: ClosedRange<Int> = 0...1000
 }
 
 /// Defaults shared by every command and the board profile loader.

@@ -64,7 +64,11 @@ struct Run: ParsableCommand {
     func validate() throws {
         if let maxFrames, maxFrames < 1 { throw ValidationError("--max-frames must be at least 1") }
         if let size, parseSize(size) == nil { throw ValidationError("--size must look like 640x480") }
-        if let reconnect, reconnect < 0 { throw ValidationError("--reconnect must not be negative") }
+        // As the profile keys they override (camera.fps, reconnect.attempts).
+        if let fps, !SettingRange.fps.contains(fps) { throw ValidationError("--fps must be in 1...240 (got \(fps))") }
+        if let reconnect, !SettingRange.reconnectAttempts.contains(reconnect) {
+            throw ValidationError("--reconnect must be in 0...1000 (got \(reconnect))")
+        }
     }
 
     func run() throws {
