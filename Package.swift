@@ -80,7 +80,7 @@ let package = Package(
             dependencies: ["FrameCapture", "Imaging"]),
         .testTarget(
             name: "StreamingTests",
-            dependencies: ["Streaming", "FrameCapture", "FacePipeline", "Imaging", "CAllocationCounter"]),
+            dependencies: ["Streaming", "FrameCapture", "FacePipeline", "Adaptation", "Imaging", "CAllocationCounter"]),
         .testTarget(
             name: "MQTTPublisherTests",
             dependencies: ["MQTTPublisher", "Streaming", "FrameCapture", "FacePipeline", "Imaging", "CAllocationCounter"]),

@@ -31,7 +31,9 @@ public struct PipelineTimings: Sendable {
 }
 
 public struct PipelineSettings: Sendable {
-    public var detectionThreshold: Float = 0.5
+    /// The one default of facecam's detection threshold (flags, board profiles, every command).
+    public static let defaultDetectionThreshold: Float = 0.6
+    public var detectionThreshold = PipelineSettings.defaultDetectionThreshold
     public var nmsIoU: Float = 0.3
     /// Faces whose ONet probability is below this are dropped.
     public var verifyThreshold: Float = 0.5

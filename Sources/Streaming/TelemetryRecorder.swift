@@ -7,11 +7,13 @@ import FacePipeline
 import Int8Runtime
 
 public final class TelemetryRecorder {
-    public let telemetry = Telemetry()
+    public let telemetry: Telemetry
     public private(set) var current = TelemetrySnapshot()
     private let verifier: HeadAdapter?, expression: HeadAdapter?
 
-    public init(verifier: HeadAdapter?, expression: HeadAdapter?) {
+    /// `telemetry` is where snapshots are published (readers may hold it before the loop starts).
+    public init(verifier: HeadAdapter?, expression: HeadAdapter?, telemetry: Telemetry = Telemetry()) {
+        self.telemetry = telemetry
         self.verifier = verifier
         self.expression = expression
         current.startedNs = monotonicNanoseconds()

@@ -30,20 +30,20 @@ struct AdaptationChoice {
 /// The `--adapt*` flags, shared by `run` and `adapt-eval`.
 struct AdaptationFlags: ParsableArguments {
     @Option(name: .customLong("adapt"),
-            help: "Adapt the final layers on the stream: both (also a bare --adapt), expression or verifier.")
+            help: "Heads that adapt their final layers on the stream (a bare --adapt: both).")
     var adapt: AdaptTarget?
 
-    @Option(name: .customLong("adapt-method"), help: "Pseudo-label selection: dash, fixmatch or entropy.")
+    @Option(name: .customLong("adapt-method"), help: "Pseudo-label selection.")
     var method: AdaptationMethod?
 
     @Option(name: .customLong("adapt-lr"), help: "Learning rate of the head updates (default 0.001).")
     var learningRate: Float?
 
-    @Option(name: .customLong("adapt-teacher"), help: "Pseudo-label teacher: track (average along the face track), ema or none.")
+    @Option(name: .customLong("adapt-teacher"), help: "Pseudo-label teacher (track: the average along the face track).")
     var teacher: TeacherKind?
 
     @Option(name: .customLong("adapt-align"),
-            help: "Feature re-normalization to the source statistics: off, gated (by image signals) or always.")
+            help: "Feature re-normalization to the source statistics (gated: by image signals).")
     var alignment: AlignmentMode?
 
     @Option(name: .customLong("adapt-state"), help: "Load adapted heads from this file at start; save them to it periodically and at exit.")
@@ -126,77 +126,4 @@ func pipelineAdaptation(_ choice: AdaptationChoice, verifierModel: String, class
     if target.verifier { settings.verifierAdaptation = try head("verifier", verifierModel) }
     if target.expression { settings.expressionAdaptation = try head("expression", classifierModel) }
     return hashes
-}
-
-/// Loads and saves the adapted heads of a running pipeline.
-final class AdaptationPersistence {
-    let path: String
-    let interval: Double
-    let hashes: [String: [UInt8]]
-    private let writer: StateWriter
-    private var lastSave = monotonicNanoseconds()
-    private(set) var saves = 0
-
-    init(path: String, interval: Double, hashes: [String: [UInt8]]) {
-        self.path = path
-        self.interval = interval
-        self.hashes = hashes
-        writer = StateWriter(path: path)
-    }
-
-    /// Restores what the file holds for these heads. A missing file is a fresh start; a damaged
-    /// or foreign one is reported and ignored (the heads start from the source).
-    func restore(_ adapters: [HeadAdapter], note: (String) -> Void) {
-        guard FileManager.default.fileExists(atPath: path) else {
-            note("facecam: adaptation state \(path) does not exist yet; starting from the source weights")
-            return
-        }
-        let state: AdaptationState
-        do { state = try AdaptationState.load(path: path) } catch {
-            note("facecam: adaptation state \(path) is not usable (\(error)); starting from the source weights")
-            return
-        }
-        for adapter in adapters {
-            guard let head = state.head(adapter.name) else {
-                note("facecam: adaptation state \(path) has no '\(adapter.name)' head; it starts from the source weights")
-                continue
-            }
-            do {
-                try adapter.restore(from: head, modelSHA256: hashes[adapter.name] ?? [])
-                note("facecam: restored the '\(adapter.name)' head from \(path) (\(adapter.updates) updates, \(adapter.resets) resets)")
-            } catch {
-                note("facecam: \(path): \(error); the '\(adapter.name)' head starts from the source weights")
-            }
-        }
-    }
-
-    func encode(_ adapters: [HeadAdapter]) -> [UInt8] {
-        AdaptationState(heads: adapters.map { $0.headState(modelSHA256: hashes[$0.name] ?? []) }).encoded()
-    }
-
-    /// Saves in the background when the interval has passed (never waits for the disk).
-    func maybeSave(_ adapters: [HeadAdapter]) {
-        let now = monotonicNanoseconds()
-        guard Double(now - lastSave) / 1e9 >= interval else { return }
-        lastSave = now
-        if writer.saveInBackground(encode(adapters)) { saves += 1 }
-    }
-
-    /// The final save at exit: synchronous, after any background save.
-    func finish(_ adapters: [HeadAdapter]) throws {
-        writer.finish()
-        try writer.save(encode(adapters))
-        saves += 1
-    }
-
-    var lastError: String? { writer.lastError.map { "\($0)" } }
-}
-
-/// One line per adapting head for the stderr summary.
-func adaptationSummary(_ adapter: HeadAdapter, labels: [String]) -> String {
-    let selected = adapter.samples > 0 ? Double(adapter.selectedCount) / Double(adapter.samples) : 0
-    let histogram = (0..<adapter.classCount).map { "\(labels[$0]) \(adapter.pseudoLabelHistogram[$0])" }.joined(separator: ", ")
-    return String(format: "facecam: adapt %@: %d faces, %d updates, selected %.1f%%, pseudo-labels [%@], resets %d, shift %.2f, %.1f us per face",
-                  adapter.name, adapter.samples, adapter.updates, selected * 100, histogram, adapter.resets,
-                  adapter.gate.value, adapter.meanStepMicroseconds)
 }

@@ -94,8 +94,8 @@ struct AdaptCalibrate: ParsableCommand {
             finds. Run it on your own camera in good conditions to adapt toward that camera.
             """)
 
-    @Option(help: "Head: verifier or expression.")
-    var head: String
+    @Option(help: "The head to measure.")
+    var head: HeadName
 
     @Option(parsing: .singleValue, help: "Crop stream file (FCCROPS format); repeatable.")
     var crops: [String] = []
@@ -103,23 +103,22 @@ struct AdaptCalibrate: ParsableCommand {
     @Option(parsing: .singleValue, help: "Image, folder or clip whose detected faces calibrate; repeatable.")
     var source: [String] = []
 
-    @Option(help: "Folder holding the models.")
-    var models = "models"
+    @OptionGroup(title: "Models")
+    var modelOptions: ModelOptions
 
     @Option(help: "Output file (default: next to the model, e.g. models/onet.source-stats).")
     var out: String?
 
     func validate() throws {
-        guard ["verifier", "expression"].contains(head) else { throw ValidationError("--head must be verifier or expression") }
         guard !crops.isEmpty || !source.isEmpty else { throw ValidationError("give --crops or --source") }
     }
 
     func run() throws {
-        let modelFile = "\(models)/\(head == "verifier" ? "onet" : "expression").tflite"
-        let statistics = try measureSourceStatistics(head: head, crops: crops, sources: source, models: models)
+        let modelFile = "\(modelOptions.modelsFolder)/\(head.modelFile)"
+        let statistics = try measureSourceStatistics(head: head, crops: crops, sources: source, models: modelOptions)
         let hash = try SHA256.hashFile(path: modelFile)
         let outPath = out ?? sourceStatisticsPath(model: modelFile)
-        let bytes = AdaptationState(heads: [statistics.headState(name: head, modelSHA256: hash)]).encoded()
+        let bytes = AdaptationState(heads: [statistics.headState(name: head.rawValue, modelSHA256: hash)]).encoded()
         do { try StateWriter(path: outPath).save(bytes) } catch { throw CommandError("\(outPath): \(error)") }
         let channels = statistics.featureMean.count
         let signals = zip(ImageSignals.names, zip(statistics.signalMean, statistics.signalSpread))
@@ -130,10 +129,11 @@ struct AdaptCalibrate: ParsableCommand {
 
 /// Runs the frozen model of `head` over calibration crops and the faces the pipeline finds in
 /// `sources`, and returns the source statistics of its features and image signals.
-func measureSourceStatistics(head: String, crops: [String], sources: [String], models: String) throws -> SourceStatistics {
-    let modelFile = "\(models)/\(head == "verifier" ? "onet" : "expression").tflite"
+func measureSourceStatistics(head: HeadName, crops: [String], sources: [String], models modelOptions: ModelOptions) throws -> SourceStatistics {
+    let models = modelOptions.modelsFolder
+    let modelFile = "\(models)/\(head.modelFile)"
     let model = try loadModel(modelFile)
-    let known: KnownHead = head == "verifier" ? .verifier : .expression
+    let known: KnownHead = head == .verifier ? .verifier : .expression
     let extracted: ExtractedHead
     do { extracted = try HeadExtraction.extract(from: model, feature: known.feature, output: known.output) } catch {
         throw CommandError("\(modelFile): \(error)")
@@ -169,14 +169,13 @@ func measureSourceStatistics(head: String, crops: [String], sources: [String], m
         }
     }
     if !sources.isEmpty {
-        var settings = PipelineSettings()
-        settings.detectionThreshold = 0.6
+        let settings = modelOptions.pipelineSettings
         let pipeline: FacePipeline
         do {
             pipeline = try FacePipeline(detector: "\(models)/blazeface.tflite", verifier: "\(models)/onet.tflite",
                                         classifier: "\(models)/expression.tflite", settings: settings)
         } catch { throw CommandError("\(error)") }
-        let scale = head == "verifier" ? settings.verifierCropScale : settings.classifierCropScale
+        let scale = head == .verifier ? settings.verifierCropScale : settings.classifierCropScale
         for path in sources {
             try forEachFrame(path) { view, _ in
                 var timings = PipelineTimings()

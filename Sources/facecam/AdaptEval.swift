@@ -25,8 +25,8 @@ struct AdaptEval: ParsableCommand {
     @Option(help: "Only streams whose name contains this text.")
     var filter: String?
 
-    @Option(help: "Folder holding the models.")
-    var models = "models"
+    @OptionGroup(title: "Models")
+    var modelOptions: ModelOptions
 
 
     @Option(name: .customLong("rows"), help: "Also write every row as JSON Lines to this file.")
@@ -128,10 +128,10 @@ struct AdaptEval: ParsableCommand {
               let video = calibration["video"] as? String else {
             throw CommandError("\(manifest): no calibration data (regenerate it with tools/adapt-bench --data-only)")
         }
-        let evaluator = try Evaluator(models: models, passes: passes,
-                                      cropSource: try measureSourceStatistics(head: "verifier", crops: ["\(base)/\(crops)"], sources: [], models: models),
-                                      videoVerifierSource: try measureSourceStatistics(head: "verifier", crops: ["\(base)/\(crops)"], sources: ["\(base)/\(video)"], models: models),
-                                      videoExpressionSource: try measureSourceStatistics(head: "expression", crops: [], sources: ["\(base)/\(video)"], models: models))
+        let evaluator = try Evaluator(models: modelOptions, passes: passes,
+                                      cropSource: try measureSourceStatistics(head: .verifier, crops: ["\(base)/\(crops)"], sources: [], models: modelOptions),
+                                      videoVerifierSource: try measureSourceStatistics(head: .verifier, crops: ["\(base)/\(crops)"], sources: ["\(base)/\(video)"], models: modelOptions),
+                                      videoExpressionSource: try measureSourceStatistics(head: .expression, crops: [], sources: ["\(base)/\(video)"], models: modelOptions))
         for stream in streams {
             let produced: [Row]
             switch stream.kind {
@@ -231,6 +231,7 @@ func balancedScore(truth: [Int], predicted: [Int], classes: Int) -> Double {
 /// (e.g. the lfw calibration split); video streams use the statistics of a clean camera clip.
 final class Evaluator {
     let models: String
+    let modelOptions: ModelOptions
     let passes: Int
     let verifierModel: Model
     let cropSource: SourceStatistics
@@ -238,9 +239,10 @@ final class Evaluator {
     let videoExpressionSource: SourceStatistics
     private var cleanVideoTruth: [String: [[(box: Box, expression: Int)]]] = [:]
 
-    init(models: String, passes: Int, cropSource: SourceStatistics, videoVerifierSource: SourceStatistics,
+    init(models modelOptions: ModelOptions, passes: Int, cropSource: SourceStatistics, videoVerifierSource: SourceStatistics,
          videoExpressionSource: SourceStatistics) throws {
-        self.models = models
+        self.modelOptions = modelOptions
+        models = modelOptions.modelsFolder
         self.passes = passes
         verifierModel = try loadModel("\(models)/onet.tflite")
         self.cropSource = cropSource
@@ -309,8 +311,7 @@ final class Evaluator {
     // MARK: Video streams (the whole pipeline; truth = the frozen pipeline on the clean video)
 
     private func pipeline(_ variant: AdaptEval.Variant?) throws -> FacePipeline {
-        var settings = PipelineSettings()
-        settings.detectionThreshold = 0.6
+        var settings = modelOptions.pipelineSettings
         settings.keepRejectedFaces = true
         if let variant {
             settings.verifierAdaptation = HeadAdaptation(settings: variant.verifier, source: videoVerifierSource)

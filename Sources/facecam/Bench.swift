@@ -16,8 +16,8 @@ struct Bench: ParsableCommand {
     @Argument(help: "Path to an int8 .tflite model.")
     var model: String
 
-    @Option(help: "Threads for CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED (split by output rows or channels: identical results for any count; small layers and other operators stay on one thread).")
-    var threads = 1
+    @OptionGroup var threadOptions: ThreadOptions
+    var threads: Int { threadOptions.resolvedThreads }
 
     @Option(help: "Timed inferences.")
     var iterations = 100
@@ -34,7 +34,6 @@ struct Bench: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard threads >= 1 && threads <= 64 else { throw ValidationError("--threads must be in 1...64") }
         guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1") }
         guard warmup >= 0 else { throw ValidationError("--warmup must not be negative") }
     }

@@ -8,16 +8,16 @@ import Yams
 /// in that order of precedence (flags win).
 struct RunSettings {
     var device: String?
-    var format: String?
+    var format: CameraFormat?
     var width: Int?
     var height: Int?
     var fps: Double?
-    var threads = 1
-    var modelsDirectory = "models"
+    var threads = ModelDefaults.threads
+    var modelsDirectory = ModelDefaults.folder
     var detector = "blazeface.tflite"
     var verifier = "onet.tflite"
     var classifier = "expression.tflite"
-    var detectionThreshold: Float = 0.6
+    var detectionThreshold = ModelDefaults.detectionThreshold
     var verificationThreshold: Float = 0.5
     var maxFaces = 8
     var reconnectAttempts = 5
@@ -96,17 +96,17 @@ enum BoardConfig {
                     case "device": settings.device = try string(v, "camera.device")
                     case "format":
                         let f = try string(v, "camera.format").lowercased()
-                        guard ["yuyv", "mjpeg", "grey", "nv12"].contains(f) else {
-                            throw fail(v, "'camera.format' must be one of yuyv, mjpeg, grey, nv12, got '\(f)'")
+                        guard let format = CameraFormat(rawValue: f) else {
+                            throw fail(v, "'camera.format' must be one of \(CameraFormat.allCases.map(\.rawValue).joined(separator: ", ")), got '\(f)'")
                         }
-                        settings.format = f
+                        settings.format = format
                     case "width": settings.width = try integer(v, "camera.width", 16...8192)
                     case "height": settings.height = try integer(v, "camera.height", 16...8192)
-                    default: settings.fps = try number(v, "camera.fps", 1...240)
+                    default: settings.fps = try number(v, "camera.fps", SettingRange.fps)
                     }
                 }
             case "runtime":
-                try section("runtime", value, ["threads"]) { _, v in settings.threads = try integer(v, "runtime.threads", 1...64) }
+                try section("runtime", value, ["threads"]) { _, v in settings.threads = try integer(v, "runtime.threads", SettingRange.threads) }
             case "models":
                 try section("models", value, ["directory", "detector", "verifier", "classifier"]) { key, v in
                     let s = try string(v, "models.\(key)")
@@ -120,7 +120,7 @@ enum BoardConfig {
             case "thresholds":
                 try section("thresholds", value, ["detection", "verification", "max_faces"]) { key, v in
                     switch key {
-                    case "detection": settings.detectionThreshold = Float(try number(v, "thresholds.detection", 0...1))
+                    case "detection": settings.detectionThreshold = Float(try number(v, "thresholds.detection", SettingRange.detectionThreshold))
                     case "verification": settings.verificationThreshold = Float(try number(v, "thresholds.verification", 0...1))
                     default: settings.maxFaces = try integer(v, "thresholds.max_faces", 1...64)
                     }
@@ -157,7 +157,7 @@ enum BoardConfig {
                     }
                 }
             case "reconnect":
-                try section("reconnect", value, ["attempts"]) { _, v in settings.reconnectAttempts = try integer(v, "reconnect.attempts", 0...1000) }
+                try section("reconnect", value, ["attempts"]) { _, v in settings.reconnectAttempts = try integer(v, "reconnect.attempts", SettingRange.reconnectAttempts) }
             default:
                 throw fail(keyNode, "unknown section '\(keyNode.string ?? "?")' (known: board, description, camera, runtime, models, thresholds, adaptation, reconnect)")
             }

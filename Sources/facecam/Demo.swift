@@ -19,27 +19,15 @@ struct Demo: ParsableCommand {
     @Argument(help: "Images or folders of .ppm/.pgm images.")
     var paths: [String] = ["samples"]
 
-    @Option(help: "Folder holding blazeface.tflite, onet.tflite and expression.tflite.")
-    var models = "models"
-
-    @Option(help: "Minimum BlazeFace score.")
-    var threshold: Float = 0.6
-
-    @Option(help: "Per model: threads for CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED (split by output rows or channels: identical results for any count; small layers and other operators stay on one thread).")
-    var threads = 1
+    @OptionGroup(title: "Models")
+    var modelOptions: ModelOptions
 
     @OptionGroup var kernelOptions: KernelOptions
 
-    func validate() throws {
-        if !(0...1).contains(threshold) { throw ValidationError("--threshold must be in 0...1 (got \(threshold))") }
-        if !(1...64).contains(threads) { throw ValidationError("--threads must be in 1...64") }
-    }
-
     func run() throws {
-        var settings = PipelineSettings()
-        settings.detectionThreshold = threshold
-        settings.threads = max(1, threads)
+        var settings = modelOptions.pipelineSettings
         settings.kernels = kernelOptions.kernels
+        let models = modelOptions.modelsFolder
         let pipeline: FacePipeline
         do {
             pipeline = try FacePipeline(detector: "\(models)/blazeface.tflite", verifier: "\(models)/onet.tflite",

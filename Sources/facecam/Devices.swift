@@ -22,8 +22,8 @@ struct Devices: ParsableCommand {
     @Option(help: "With --probe: frames to capture.")
     var frames = 20
 
-    @Option(help: "With --probe: pixel format (yuyv, mjpeg, grey, nv12, rgb24).")
-    var format = "yuyv"
+    @Option(help: "With --probe: pixel format (or its fourcc).")
+    var format: PixelFormat = .yuyv
 
     @Option(help: ArgumentHelp("With --probe: frame size.", valueName: "WxH"))
     var size = "640x480"
@@ -118,10 +118,7 @@ struct Devices: ParsableCommand {
     // MARK: probe
 
     func runProbe(_ path: String) throws {
-        guard let pixelFormat = PixelFormat.allCases.first(where: { "\($0)" == format.lowercased() })
-                ?? PixelFormat(rawValue: format.uppercased()) else {
-            throw ValidationError("unknown --format '\(format)' (yuyv, mjpeg, grey, nv12, rgb24)")
-        }
+        let pixelFormat = format
         let parts = size.lowercased().split(separator: "x").compactMap { Int($0) }
         guard parts.count == 2, parts[0] > 0, parts[1] > 0 else { throw ValidationError("--size must be WxH, e.g. 640x480") }
         let request = V4L2Source.Request(format: pixelFormat, width: parts[0], height: parts[1], fps: fps,

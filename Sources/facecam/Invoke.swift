@@ -21,15 +21,14 @@ struct Invoke: ParsableCommand {
     @Option(name: [.short, .customLong("output")], help: "File for one model output (repeat in output order).")
     var outputs: [String] = []
 
-    @Option(help: "Threads for CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED (split by output rows or channels: identical results for any count; small layers and other operators stay on one thread).")
-    var threads = 1
+    @OptionGroup var threadOptions: ThreadOptions
 
     @OptionGroup var kernelOptions: KernelOptions
 
     func run() throws {
         let loaded = try loadModel(model)
         var options = Interpreter.Options()
-        options.threads = max(1, threads)
+        options.threads = threadOptions.resolvedThreads
         options.kernels = kernelOptions.kernels
         let interpreter = try makeInterpreter(loaded, path: model, options: options)
         guard inputs.count == interpreter.inputCount else {

@@ -17,6 +17,29 @@ while [ ! -e /dev/video0 ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
 
 FC=/bin/facecam
 MODELS=/models
+
+# Long-run mode (tools/long-run --vivid): facecam_longrun=FRAMES:EVERY on the kernel command
+# line. One long capture; facecam's resident memory every EVERY frames, then power off.
+longrun=$(tr ' ' '\n' < /proc/cmdline | sed -n 's/^facecam_longrun=//p')
+if [ -n "$longrun" ]; then
+    frames=${longrun%%:*}; every=${longrun##*:}
+    mkfifo /tmp/frames
+    $FC run --source /dev/video0 --format yuyv --size 640x480 --models "$MODELS" --threads 1 \
+        --max-frames "$frames" --summary-interval 0 > /tmp/frames 2> /tmp/long.err & pid=$!
+    awk -v pid="$pid" -v every="$every" '
+        function rss(   line, f, r, a) {
+            f = "/proc/" pid "/status"; r = 0
+            while ((getline line < f) > 0) if (line ~ /^VmRSS:/) { split(line, a, " "); r = a[2] }
+            close(f); return r / 1024
+        }
+        NR == 100 || NR % every == 0 { printf "VIVID_LONGRUN frame %7d: RSS %7.1f MB\n", NR, rss(); fflush() }
+    ' < /tmp/frames
+    wait $pid; rc=$?
+    sed 's/^/VIVID_LONGRUN_LOG /' /tmp/long.err | tail -n 5
+    echo "TEST_RC=$rc"
+    sync
+    poweroff -f
+fi
 failures=0
 pass() { echo "VIVID_STEP PASS $1"; }
 fail() { echo "VIVID_STEP FAIL $1: $2"; failures=$((failures + 1)); }
