@@ -143,6 +143,12 @@ static const ci8_conv2d k_model_depthwise[] = {
     L(60, 60, 8, 60, 60, 8, 3, 1, 1, 1),      // expression op 3
     L(60, 60, 16, 60, 60, 16, 3, 1, 1, 1),    // expression op 5
     L(8, 8, 128, 8, 8, 128, 3, 1, 1, 1),      // expression op 26
+    L(32, 32, 36, 32, 32, 36, 3, 1, 1, 1),    // blazeface op 18 (36 = 16 + 16 + 4)
+    L(32, 32, 42, 16, 16, 42, 3, 2, 0, 0),    // blazeface op 23 (42 = 16 + 16 + 8 + 2)
+    L(16, 16, 56, 16, 16, 56, 3, 1, 1, 1),    // blazeface op 31 (56 = 16 * 3 + 8)
+    L(48, 48, 8, 48, 48, 8, 3, 1, 1, 1),      // visual wake words op 2
+    L(48, 48, 16, 24, 24, 16, 3, 2, 0, 0),    // visual wake words op 4 (stride 2)
+    L(3, 3, 256, 3, 3, 256, 3, 1, 1, 1),      // visual wake words op 26
 };
 #undef L
 static const ci8_conv2d *g_fixed_conv;  // when set, conv_cases cycles through these shapes

@@ -45,8 +45,9 @@ static inline void ci8_avx2_rq_fill(int32_t count, int32_t padded, const int32_t
   }
 }
 
-// ci8_mbqm_gemm on 8 lanes (channels c .. c+7 of rq).
-CI8_AVX2_INLINE __m256i ci8_avx2_mbqm_gemm(__m256i acc, const ci8_avx2_rq *rq, int32_t c) {
+// The shared first step of ci8_mbqm and ci8_mbqm_gemm on 8 lanes (channels c .. c+7 of rq):
+// ci8_srdhm32(acc << lshift, mult).
+CI8_AVX2_INLINE __m256i ci8_avx2_srdhm(__m256i acc, const ci8_avx2_rq *rq, int32_t c) {
   const __m256i m = _mm256_loadu_si256((const __m256i *)(rq->mult + c));
   const __m256i x = _mm256_sllv_epi32(acc, _mm256_loadu_si256((const __m256i *)(rq->lshift + c)));
   const __m256i nudge = _mm256_set1_epi64x(INT64_C(1) << 30);
@@ -56,12 +57,29 @@ CI8_AVX2_INLINE __m256i ci8_avx2_mbqm_gemm(__m256i acc, const ci8_avx2_rq *rq, i
   // Bits 31..62 of each 64-bit sum are the 32-bit result (floor shift by 31).
   even = _mm256_srli_epi64(even, 31);
   odd = _mm256_slli_epi64(odd, 1);
-  const __m256i high = _mm256_blend_epi32(even, odd, 0xAA);
+  return _mm256_blend_epi32(even, odd, 0xAA);
+}
+
+// ci8_mbqm_gemm on 8 lanes: the final shift rounds ties up.
+CI8_AVX2_INLINE __m256i ci8_avx2_mbqm_gemm(__m256i acc, const ci8_avx2_rq *rq, int32_t c) {
+  const __m256i high = ci8_avx2_srdhm(acc, rq, c);
   const __m256i q = _mm256_srav_epi32(high, _mm256_loadu_si256((const __m256i *)(rq->rshift + c)));
   const __m256i half = _mm256_and_si256(
       _mm256_srav_epi32(high, _mm256_loadu_si256((const __m256i *)(rq->rshift1 + c))),
       _mm256_loadu_si256((const __m256i *)(rq->rbit + c)));
   return _mm256_add_epi32(q, half);
+}
+
+// ci8_mbqm on 8 lanes: the final shift (ci8_rdpot32) rounds ties away from zero.
+CI8_AVX2_INLINE __m256i ci8_avx2_mbqm(__m256i acc, const ci8_avx2_rq *rq, int32_t c) {
+  const __m256i high = ci8_avx2_srdhm(acc, rq, c);
+  const __m256i r = _mm256_loadu_si256((const __m256i *)(rq->rshift + c));
+  const __m256i one = _mm256_set1_epi32(1);
+  const __m256i mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, r), one);
+  const __m256i threshold =
+      _mm256_add_epi32(_mm256_srli_epi32(mask, 1), _mm256_srli_epi32(high, 31));
+  const __m256i up = _mm256_cmpgt_epi32(_mm256_and_si256(high, mask), threshold);  // -1 or 0
+  return _mm256_sub_epi32(_mm256_srav_epi32(high, r), up);
 }
 
 // Adds the output zero point, clamps to [lo, hi] and narrows 8 int32 lanes to 8 int8 bytes.
