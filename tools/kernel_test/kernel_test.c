@@ -582,6 +582,57 @@ static long prelu_cases(long n, const ci8_kernels *ref_k, const ci8_kernels *sim
   return n;
 }
 
+// ---- quantize float32 -> int8 ----
+// Values: random within the int8 range and beyond, exact ties (k + 0.5) * scale, signed zeros,
+// infinities, NaN, huge magnitudes (out of int32 after scaling), denormals. Counts 1..300, so
+// every block/tail split occurs.
+static float rquant_value(float scale) {
+  switch (rint_in(0, 19)) {
+    case 0: return (float)(rint_in(-300, 300) + 0.5) * scale;
+    case 1: return (float)(rint_in(-300, 300) - 0.5) * scale;
+    case 2: return chance(50) ? 0.0f : -0.0f;
+    case 3: return chance(50) ? INFINITY : -INFINITY;
+    case 4: return NAN;
+    case 5: return (float)((runit() - 0.5) * 1e12);
+    case 6: return (float)((runit() - 0.5) * 1e-38);
+    default: return (float)((runit() - 0.5) * 600.0) * scale;
+  }
+}
+static long quantize_cases(long n, const ci8_kernels *simd, long *bad_out) {
+  long bad = 0;
+  for (long i = 0; i < n; ++i) {
+    ci8_quantize_f32 op;
+    memset(&op, 0, sizeof op);
+    op.count = (size_t)(chance(70) ? rint_in(1, 80) : rint_in(81, 300));
+    op.scale = rscale(-4, 1);
+    op.zero_point = rzero_point();
+    float *x = malloc(sizeof(float) * op.count);
+    for (size_t j = 0; j < op.count; ++j) x[j] = rquant_value(op.scale);
+    int8_t *ref = xalloc(op.count), *got = xalloc(op.count);
+    memcpy(got + op.count, ref + op.count, GUARD);
+    ci8_quantize_f32_run(x, ref, op.count, op.scale, op.zero_point);
+    int mismatch = ci8_quantize_f32_select(simd, &op) != CI8_OK;
+    if (!mismatch) {
+      ci8_quantize_f32_op_run(&op, x, got);
+      mismatch = memcmp(ref, got, op.count + GUARD) != 0;
+    }
+    if (mismatch) {
+      if (bad < 5) {
+        size_t at = 0;
+        while (at < op.count && ref[at] == got[at]) ++at;
+        fprintf(stderr, "MISMATCH quantize case %ld: count %zu scale %g zp %d first diff at %zu "
+                "(x %g: %d vs %d)\n", i, op.count, (double)op.scale, op.zero_point, at,
+                at < op.count ? (double)x[at] : 0.0, at < op.count ? ref[at] : 0,
+                at < op.count ? got[at] : 0);
+      }
+      ++bad;
+    }
+    free(x); free(ref); free(got);
+  }
+  *bad_out = bad;
+  return n;
+}
+
 // Micro-kernel choice: a depthwise convolution with a channel multiplier the SIMD kernels do not
 // cover must run (and be named) the reference variant. Returns the failures.
 static long check_names(const ci8_kernels *k) {
@@ -636,6 +687,9 @@ static void run_set(const char *label, const ci8_kernels *ref_k, const ci8_kerne
   set_passed += n - bad; set_failed += bad;
   pool_cases(1, n, ref_k, simd, &bad, &ok);
   report("average_pool_2d", n, bad, (int)ok);
+  set_passed += n - bad; set_failed += bad;
+  quantize_cases(n, simd, &bad);
+  report("quantize_f32", n, bad, (int)n);
   set_passed += n - bad; set_failed += bad;
   prelu_cases(n, ref_k, simd, &bad, &ok);
   report("prelu", n, bad, (int)ok);

@@ -170,5 +170,8 @@ void ci8_avx2_max_pool2d_run(const ci8_pool2d *op, const int8_t *input, int8_t *
 int ci8_avx2_average_pool2d_supports(const ci8_pool2d *op);  // channels >= 8, bounded window
 void ci8_avx2_average_pool2d_run(const ci8_pool2d *op, const int8_t *input, int8_t *output);
 
+// QUANTIZE float32 -> int8 (LiteRT's block/tail rounding split, see reference/quantize.c).
+void ci8_avx2_quantize_f32_run(const ci8_quantize_f32 *op, const float *input, int8_t *output);
+
 #endif  // __x86_64__
 #endif  // CI8_AVX2_H
