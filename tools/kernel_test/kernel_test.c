@@ -16,6 +16,9 @@
 #include <string.h>
 
 #include "cint8.h"
+#if defined(__x86_64__)
+#include "../../Sources/CInt8/x86/ci8_avx2.h"  // ci8_avx2_requant, tested directly below
+#endif
 
 // ---- random numbers (splitmix64) ----
 static uint64_t g_rng;
@@ -633,6 +636,48 @@ static long quantize_cases(long n, const ci8_kernels *simd, long *bad_out) {
   return n;
 }
 
+#if defined(__x86_64__)
+// ci8_avx2_requant (the AVX2 kernels' one-shift requantization) against the reference's
+// ci8_mbqm_gemm plus the zero point: extreme and tie accumulators, multipliers 0, 2^30,
+// 2^31 - 1 and random, every shift from -31 to 7. Returns the mismatches.
+CI8_AVX2 static long requant_cases(long n) {
+  static const int32_t special[] = {INT32_MIN, INT32_MIN + 1, -1, 0, 1, INT32_MAX, INT32_MAX - 1,
+                                    1 << 30, -(1 << 30), 12345, -12345};
+  long bad = 0;
+  for (long i = 0; i < n; ++i) {
+    int32_t mult[8], shift[8], acc[8], m[8], ls[8], rs[8], rs1[8], rb[8], zfix[8], got[8];
+    int64_t nudge[8], shift64[8];
+    const int32_t zp = rint_in(-128, 127);
+    for (int j = 0; j < 8; ++j) {
+      const int k = rint_in(0, 9);
+      mult[j] = k == 0 ? 0 : k == 1 ? (1 << 30) : k == 2 ? INT32_MAX
+                                    : (int32_t)((1u << 30) + (uint32_t)(rnd64() & 0x3FFFFFFF));
+      shift[j] = chance(80) ? rint_in(-31, 0) : rint_in(1, 7);
+      const int a = rint_in(0, 9);
+      if (a == 0) acc[j] = pick(special, 11);
+      else if (a == 1 && shift[j] < 0)  // a tie of the final shift, either sign
+        acc[j] = (int32_t)((rint_in(-1000, 1000) * 2 + 1) * (1 << (-shift[j] - 1 < 20 ? -shift[j] - 1 : 20)));
+      else acc[j] = (int32_t)rnd64() >> rint_in(0, 24);
+    }
+    ci8_avx2_rq_fill(8, 8, mult, shift, m, ls, rs, rs1, rb);
+    ci8_avx2_rq_fill_requant(8, 8, shift, zp, nudge, shift64, zfix);
+    ci8_avx2_rq rq = {m, ls, rs, rs1, rb, nudge, shift64, zfix};
+    _mm256_storeu_si256((__m256i *)got,
+                        ci8_avx2_requant(_mm256_loadu_si256((const __m256i *)acc), &rq, 0));
+    for (int j = 0; j < 8; ++j) {
+      const int32_t want = ci8_wrap_add(ci8_mbqm_gemm(acc[j], mult[j], shift[j]), zp);
+      if (got[j] != want) {
+        if (bad < 5)
+          fprintf(stderr, "MISMATCH requant: acc %d mult %d shift %d zp %d: %d vs %d\n", acc[j],
+                  mult[j], shift[j], zp, want, got[j]);
+        ++bad;
+      }
+    }
+  }
+  return bad;
+}
+#endif
+
 // Micro-kernel choice: a depthwise convolution with a channel multiplier the SIMD kernels do not
 // cover must run (and be named) the reference variant. Returns the failures.
 static long check_names(const ci8_kernels *k) {
@@ -688,6 +733,13 @@ static void run_set(const char *label, const ci8_kernels *ref_k, const ci8_kerne
   pool_cases(1, n, ref_k, simd, &bad, &ok);
   report("average_pool_2d", n, bad, (int)ok);
   set_passed += n - bad; set_failed += bad;
+#if defined(__x86_64__)
+  if (ci8_kernels_isa(simd) == CI8_ISA_AVX2) {
+    bad = requant_cases(n);
+    report("requant (x8 lanes)", n, bad, (int)n);
+    set_passed += n - bad; set_failed += bad;
+  }
+#endif
   quantize_cases(n, simd, &bad);
   report("quantize_f32", n, bad, (int)n);
   set_passed += n - bad; set_failed += bad;

@@ -27,7 +27,8 @@ typedef struct dw_header {
 #define DW_SLACK 32  // bytes after each scratch row: a partial block's loads stay inside
 
 typedef struct dw_layout {
-  size_t vec, mult, lshift, rshift, rshift1, rbit, bias, tmult, tshift, weights, total;
+  size_t vec, mult, lshift, rshift, rshift1, rbit, bias, tmult, tshift, nudge, shift64, zfix,
+      weights, total;
   int32_t taps, pairs, ocp;
 } dw_layout;
 
@@ -48,7 +49,10 @@ static dw_layout dw_layout_of(const ci8_conv2d *op) {
   l.bias = l.rbit + l.vec;
   l.tmult = l.bias + l.vec;
   l.tshift = l.tmult + l.vec;
-  l.weights = l.tshift + l.vec;
+  l.nudge = l.tshift + l.vec;
+  l.shift64 = l.nudge + 2 * l.vec;
+  l.zfix = l.shift64 + 2 * l.vec;
+  l.weights = l.zfix + l.vec;
   l.total = l.weights + CI8_ALIGN64(sizeof(int16_t) * 2 * (size_t)l.pairs * (size_t)l.ocp);
   return l;
 }
@@ -76,6 +80,9 @@ ci8_status ci8_avx2_depthwise_conv2d_prepare(ci8_conv2d *op, const int8_t *filte
   ci8_avx2_rq_fill(oc, l.ocp, tmult, tshift, (int32_t *)(base + l.mult),
                    (int32_t *)(base + l.lshift), (int32_t *)(base + l.rshift),
                    (int32_t *)(base + l.rshift1), (int32_t *)(base + l.rbit));
+  ci8_avx2_rq_fill_requant(oc, l.ocp, tshift, op->output_zero_point,
+                           (int64_t *)(base + l.nudge), (int64_t *)(base + l.shift64),
+                           (int32_t *)(base + l.zfix));
   int32_t *biasp = (int32_t *)(base + l.bias);
   int16_t *w = (int16_t *)(base + l.weights);
   for (int32_t c = 0; c < l.ocp; ++c) {
@@ -127,12 +134,12 @@ typedef struct dw_ctx {
   __m128i lo8, hi8;
 } dw_ctx;
 
-// Requantizes and stores 8 channels c .. (up to oc). c + 8 <= vector_channels: ci8_mbqm_gemm;
-// else this is the last oc % 8 channels: ci8_mbqm.
+// Requantizes and stores 8 channels c .. (up to oc). c + 8 <= vector_channels: ci8_mbqm_gemm
+// (ci8_avx2_requant); else this is the last oc % 8 channels: ci8_mbqm.
 CI8_AVX2_INLINE void dw_store8(const dw_ctx *k, __m256i acc, int8_t *out, int32_t c) {
   if (c + 8 <= k->vector_channels) {
-    const __m256i v = ci8_avx2_mbqm_gemm(acc, &k->rq, c);
-    _mm_storel_epi64((__m128i *)(out + c), ci8_avx2_narrow8(v, k->zp_out, k->lo, k->hi));
+    const __m256i v = ci8_avx2_requant(acc, &k->rq, c);
+    _mm_storel_epi64((__m128i *)(out + c), ci8_avx2_clamp8(v, k->lo, k->hi));
   } else {
     const __m256i v = ci8_avx2_mbqm(acc, &k->rq, c);
     ci8_avx2_store_bytes(out + c, ci8_avx2_narrow8(v, k->zp_out, k->lo, k->hi), k->oc - c);
@@ -145,8 +152,8 @@ CI8_AVX2_INLINE void dw_store16(const dw_ctx *k, __m256i acc0, __m256i acc1, int
   if (c0 + 16 <= k->vector_channels) {
     // Both halves saturate-packed together and clamped as int8 (the clamp bounds lie inside
     // int8, so saturating first changes nothing), one 16-byte store.
-    const __m256i v0 = _mm256_add_epi32(ci8_avx2_mbqm_gemm(acc0, &k->rq, c0), k->zp_out);
-    const __m256i v1 = _mm256_add_epi32(ci8_avx2_mbqm_gemm(acc1, &k->rq, c0 + 8), k->zp_out);
+    const __m256i v0 = ci8_avx2_requant(acc0, &k->rq, c0);
+    const __m256i v1 = ci8_avx2_requant(acc1, &k->rq, c0 + 8);
     // packs works per 128-bit lane: [v0 0-3, v1 0-3 | v0 4-7, v1 4-7]; restore the order.
     const __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(v0, v1), 0xD8);
     __m128i b = _mm_packs_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
@@ -227,6 +234,9 @@ CI8_AVX2 void ci8_avx2_depthwise_conv2d_run(const ci8_conv2d *op, const int8_t *
   k.rq.rshift = (const int32_t *)(base + l.rshift);
   k.rq.rshift1 = (const int32_t *)(base + l.rshift1);
   k.rq.rbit = (const int32_t *)(base + l.rbit);
+  k.rq.nudge = (const int64_t *)(base + l.nudge);
+  k.rq.shift64 = (const int64_t *)(base + l.shift64);
+  k.rq.zfix = (const int32_t *)(base + l.zfix);
   k.bias = (const int32_t *)(base + l.bias);
   k.weights = (const int16_t *)(base + l.weights);
   k.oc = oc;
