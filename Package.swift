@@ -17,6 +17,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // Board profiles are YAML: Yams keeps each node's line, so errors can name it.
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        // The live preview: FlyingFox's socket layer (epoll + Swift concurrency, no SwiftNIO: see
+        // the README's "Live view" for why), and Prometheus text exposition.
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Int8 kernels in C: reference/ defines TFLite's int8 semantics; SIMD variants
@@ -27,6 +31,7 @@ let package = Package(
         .systemLibrary(name: "CTurboJPEG", pkgConfig: "libturbojpeg",
                        providers: [.apt(["libturbojpeg0-dev"])]),
         .systemLibrary(name: "CV4L2", pkgConfig: "libv4l2", providers: [.apt(["libv4l-dev"])]),
+        .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
         // Image types, geometry and resampling: what capture and the pipeline share, so
         // neither has to import the other.
         .target(name: "Imaging"),
@@ -40,6 +45,16 @@ let package = Package(
         // The frame loop: a source -> the face pipeline -> sinks (JSON Lines, annotated images,
         // and whatever an embedding program adds), with reconnects, statistics and telemetry.
         .target(name: "Streaming", dependencies: ["Imaging", "FrameCapture", "FacePipeline", "Adaptation", "Int8Runtime"]),
+        // `--mqtt`: frames with faces to an MQTT broker through libmosquitto, off the loop thread.
+        .target(name: "MQTTPublisher", dependencies: ["CMosquitto", "Streaming"]),
+        // The live preview over HTTP: the page, MJPEG, Server-Sent Events, /metrics, /healthz.
+        // An adapter at the edge like the command-line tool: it uses FoundationEssentials for
+        // `Data`, which FlyingSocks' write API takes; the core targets stay without Foundation.
+        .target(name: "LiveView", dependencies: [
+            "Streaming", "FrameCapture", "FacePipeline", "Imaging", "Int8Runtime",
+            .product(name: "FlyingSocks", package: "FlyingFox"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
         .executableTarget(
             name: "facecam",
             dependencies: [
@@ -49,6 +64,8 @@ let package = Package(
                 "Adaptation",
                 "Imaging",
                 "Streaming",
+                "MQTTPublisher",
+                "LiveView",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
             ]),
@@ -64,6 +81,13 @@ let package = Package(
         .testTarget(
             name: "StreamingTests",
             dependencies: ["Streaming", "FrameCapture", "FacePipeline", "Imaging", "CAllocationCounter"]),
+        .testTarget(
+            name: "MQTTPublisherTests",
+            dependencies: ["MQTTPublisher", "Streaming", "FrameCapture", "FacePipeline", "Imaging", "CAllocationCounter"]),
+        .testTarget(
+            name: "LiveViewTests",
+            dependencies: ["LiveView", "Streaming", "FrameCapture", "Imaging", "CAllocationCounter",
+                           .product(name: "FlyingSocks", package: "FlyingFox")]),
         .testTarget(
             name: "FacePipelineTests",
             dependencies: ["FacePipeline", "Imaging", "Int8Runtime", "CAllocationCounter"]),

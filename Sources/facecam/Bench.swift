@@ -16,7 +16,7 @@ struct Bench: ParsableCommand {
     @Argument(help: "Path to an int8 .tflite model.")
     var model: String
 
-    @Option(help: "Worker threads (1 = single-threaded).")
+    @Option(help: "Threads for CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED (split by output rows or channels: identical results for any count; small layers and other operators stay on one thread).")
     var threads = 1
 
     @Option(help: "Timed inferences.")

@@ -25,7 +25,7 @@ struct Demo: ParsableCommand {
     @Option(help: "Minimum BlazeFace score.")
     var threshold: Float = 0.6
 
-    @Option(help: "Worker threads per model.")
+    @Option(help: "Per model: threads for CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED (split by output rows or channels: identical results for any count; small layers and other operators stay on one thread).")
     var threads = 1
 
     @OptionGroup var kernelOptions: KernelOptions

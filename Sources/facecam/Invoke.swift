@@ -21,7 +21,7 @@ struct Invoke: ParsableCommand {
     @Option(name: [.short, .customLong("output")], help: "File for one model output (repeat in output order).")
     var outputs: [String] = []
 
-    @Option(help: "Worker threads.")
+    @Option(help: "Threads for CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED (split by output rows or channels: identical results for any count; small layers and other operators stay on one thread).")
     var threads = 1
 
     @OptionGroup var kernelOptions: KernelOptions

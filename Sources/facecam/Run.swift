@@ -38,7 +38,7 @@ struct Run: ParsableCommand {
     @Option(help: "Camera frame rate (for files without timing: the rate used for timestamps).")
     var fps: Double?
 
-    @Option(help: "Worker threads per model.")
+    @Option(help: "Per model: threads for CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED (split by output rows or channels: identical results for any count; small layers and other operators stay on one thread).")
     var threads: Int?
 
     @Option(name: .customLong("max-frames"), help: "Stop after this many processed frames.")
@@ -69,6 +69,11 @@ struct Run: ParsableCommand {
 
     @OptionGroup(title: "Test-time adaptation")
     var adaptation: AdaptationFlags
+
+    @OptionGroup(title: "MQTT")
+    var mqtt: MQTTOptions
+    @OptionGroup(title: "Live view")
+    var serveOptions: ServeOptions
 
     func validate() throws {
         guard ["jsonl", "none"].contains(output) else { throw ValidationError("--output must be jsonl or none") }
@@ -143,6 +148,11 @@ struct Run: ParsableCommand {
         var sinks: [FrameSink] = []
         if output == "jsonl" { sinks.append(JSONLinesSink()) }
         if let annotate { sinks.append(AnnotatedFolderSink(folder: annotate, note: stats.note)) }
+        if let mqttSink = try mqtt.makeSink(note: stats.note) { sinks.append(mqttSink) }
+        if let server = try serveOptions.startServer(
+            telemetry: recorder.telemetry, kernels: kernelOptions.kernels, sourceName: frameSource.name,
+            models: [("detector", "\(dir)/\(settings.detector)"), ("verifier", "\(dir)/\(settings.verifier)"),
+                     ("classifier", "\(dir)/\(settings.classifier)")]) { sinks.append(server.sink) }
         let info = StreamInfo(sourceName: frameSource.name, isLive: frameSource.isLive, adaptingHeads: adapters.map(\.name))
         for sink in sinks { try sink.start(info) }
         var image = RGBImage(width: 1, height: 1)

@@ -81,22 +81,68 @@ final class RuntimeTests: XCTestCase {
         }
     }
 
+    /// Every shipped model and every golden single-op model gives the same bytes with 1, 2, 3
+    /// and 4 threads, with the default split thresholds and with every convolution and fully
+    /// connected layer split however small (so the split paths run on small ops too).
     func testThreadsGiveIdenticalResults() throws {
-        for url in Paths.shippedModels {
+        let opModels = try GoldenCase.all(in: "ops")
+            .filter { $0.name.contains("conv") || $0.name.contains("fully_connected") }
+            .map { URL(fileURLWithPath: $0.modelPath) }
+        XCTAssertFalse(opModels.isEmpty)
+        var splitKinds = Set<String>()
+        for url in Paths.shippedModels + opModels {
             let model = try Model(path: url.path)
-            var options = Interpreter.Options()
-            options.threads = 3
             let single = try Interpreter(model: model)
-            let multi = try Interpreter(model: model, options: options)
+            XCTAssertFalse(single.splitOperators.contains(true))
             var rng = SplitMix64(seed: 11)
-            for _ in 0..<3 {
-                let input = (0..<single.inputTensor(0).byteCount).map { _ in UInt8.random(in: 0...255, using: &rng) }
-                try single.setInput(0, input)
-                try multi.setInput(0, input)
+            let inputs = (0..<2).map { _ in
+                (0..<single.inputCount).map { i in
+                    (0..<single.inputTensor(i).byteCount).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                }
+            }
+            var expected: [[[UInt8]]] = []
+            for input in inputs {
+                for (i, bytes) in input.enumerated() { try single.setInput(i, bytes) }
                 single.invoke()
-                multi.invoke()
-                for o in 0..<single.outputCount {
-                    XCTAssertEqual(Array(single.outputBuffer(o)), Array(multi.outputBuffer(o)), url.lastPathComponent)
+                expected.append((0..<single.outputCount).map { Array(single.outputBuffer($0)) })
+            }
+            for threads in 2...4 {
+                for everything in [false, true] {
+                    var options = Interpreter.Options()
+                    options.threads = threads
+                    options.splitEverything = everything
+                    let multi = try Interpreter(model: model, options: options)
+                    for (op, split) in zip(model.operators, multi.splitOperators) where split {
+                        splitKinds.insert(op.opcode.name)
+                    }
+                    for (input, outputs) in zip(inputs, expected) {
+                        for (i, bytes) in input.enumerated() { try multi.setInput(i, bytes) }
+                        multi.invoke()
+                        for o in 0..<multi.outputCount {
+                            XCTAssertEqual(Array(multi.outputBuffer(o)), outputs[o],
+                                           "\(url.path), \(threads) threads, split everything: \(everything)")
+                        }
+                    }
+                }
+            }
+        }
+        XCTAssertEqual(splitKinds, ["CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"])
+    }
+
+    func testFullyConnectedChannelSlices() {
+        XCTAssertEqual(channelSlices(7, threads: 4), [0..<7])
+        XCTAssertEqual(channelSlices(32, threads: 4), [0..<16, 16..<32])
+        XCTAssertEqual(channelSlices(100, threads: 3), [0..<32, 32..<64, 64..<100])
+        XCTAssertEqual(channelSlices(640, threads: 4), [0..<160, 160..<320, 320..<480, 480..<640])
+        for channels in 1...300 {
+            for threads in 1...5 {
+                let slices = channelSlices(channels, threads: threads)
+                XCTAssertEqual(slices.first?.lowerBound, 0)
+                XCTAssertEqual(slices.last?.upperBound, channels)
+                XCTAssertLessThanOrEqual(slices.count, threads)
+                for (a, b) in zip(slices, slices.dropFirst()) {
+                    XCTAssertEqual(a.upperBound, b.lowerBound)
+                    XCTAssertEqual(a.count % ParallelWork.channelGranule, 0)
                 }
             }
         }
@@ -135,9 +181,10 @@ final class AllocationTests: XCTestCase {
         XCTAssertEqual(probe.count, 1000)
 
         for url in Paths.shippedModels {
-            for threads in [1, 2] {
+            for (threads, everything) in [(1, false), (2, false), (3, true)] {
                 var options = Interpreter.Options()
                 options.threads = threads
+                options.splitEverything = everything  // every split path, FC channel slices included
                 let interpreter = try Interpreter(model: try Model(path: url.path), options: options)
                 let partial = try interpreter.partialRun(to: [interpreter.model.operators[2].outputs[0]])
                 var times = [UInt64](repeating: 0, count: interpreter.model.operators.count)

@@ -1,5 +1,6 @@
 """facecam vs LiteRT (XNNPACK and built-in kernels) and ONNX Runtime on the same models, same run,
-one thread.
+one thread (--threads 2: every runtime with 2 threads; --threads 1,2: both, one table each, plus
+each runtime's speed-up).
 
 Each runtime runs in its own process so peak RSS is per runtime. Latency is min/median/p90 of
 timed invocations after a warm-up; the ratio columns are the peer's median over facecam's (>1 means
@@ -68,12 +69,12 @@ def time_calls(fn, iterations, warmup):
             "p90": samples[min(len(samples) - 1, int(len(samples) * 0.9 + 0.999) - 1)]}
 
 
-def litert_child(model: str, builtin: bool, iterations: int, warmup: int) -> dict:
+def litert_child(model: str, builtin: bool, iterations: int, warmup: int, threads: int) -> dict:
     import numpy as np
     from ai_edge_litert import interpreter as tfl
 
     t0 = time.perf_counter()
-    kwargs = dict(model_path=model, num_threads=1)
+    kwargs = dict(model_path=model, num_threads=threads)
     if builtin:
         kwargs["experimental_op_resolver_type"] = tfl.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
     it = tfl.Interpreter(**kwargs)
@@ -90,11 +91,11 @@ def litert_child(model: str, builtin: bool, iterations: int, warmup: int) -> dic
     }
 
 
-def ort_child(onnx_path: str, level: str, iterations: int, warmup: int) -> dict:
+def ort_child(onnx_path: str, level: str, iterations: int, warmup: int, threads: int) -> dict:
     import numpy as np
 
     t0 = time.perf_counter()
-    sess = ort_session(onnx_path, level)
+    sess = ort_session(onnx_path, level, threads)
     load_ms = (time.perf_counter() - t0) * 1e3
     types = {"tensor(int8)": np.int8, "tensor(uint8)": np.uint8, "tensor(float)": np.float32}
     inputs = random_inputs([(i.name, i.shape, types[i.type]) for i in sess.get_inputs()], np.random.default_rng(0))
@@ -113,9 +114,9 @@ def run_child(args):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run_litert(model, builtin, iterations, warmup):
+def run_litert(model, builtin, iterations, warmup, threads):
     return run_child(["--child", model, "--builtin" if builtin else "--xnnpack",
-                      "--iterations", str(iterations), "--warmup", str(warmup)])
+                      "--iterations", str(iterations), "--warmup", str(warmup), "--threads", str(threads)])
 
 
 def prepare_ort(model):
@@ -153,7 +154,7 @@ def prepare_ort(model):
     return info
 
 
-def run_ort(model, iterations, warmup):
+def run_ort(model, iterations, warmup, threads):
     # Conversion and checking import onnx, ORT and LiteRT: done in a child of their own so that this
     # process stays small (Linux carries a parent's peak RSS into a forked child's ru_maxrss).
     try:
@@ -164,14 +165,14 @@ def run_ort(model, iterations, warmup):
         return info
     try:
         res = run_child(["--child", os.path.join(ROOT, info["onnx"]), "--ort-level", info["level"],
-                         "--iterations", str(iterations), "--warmup", str(warmup)])
+                         "--iterations", str(iterations), "--warmup", str(warmup), "--threads", str(threads)])
     except Exception as e:
         return {**info, "error": f"ORT run failed: {e}"}
     return {**info, **res}
 
 
-def run_facecam(facecam, model, iterations, warmup):
-    out = subprocess.run([facecam, "bench", model, "--threads", "1", "--iterations", str(iterations),
+def run_facecam(facecam, model, iterations, warmup, threads):
+    out = subprocess.run([facecam, "bench", model, "--threads", str(threads), "--iterations", str(iterations),
                           "--warmup", str(warmup), "--json"], check=True, capture_output=True, text=True)
     return json.loads(out.stdout)
 
@@ -189,36 +190,69 @@ def main():
     ap.add_argument("--ort-level")
     ap.add_argument("--prepare-ort")
     ap.add_argument("--no-mlperf-tiny", action="store_true", help="leave out the MLPerf Tiny models")
+    ap.add_argument("--threads", default="1",
+                    help="threads for every runtime; a comma list (1,2) runs each count in the same run")
     a = ap.parse_args()
+    counts = [int(t) for t in str(a.threads).split(",")]
+    if not counts or min(counts) < 1:
+        raise SystemExit("bench-peers: --threads takes positive counts, e.g. 2 or 1,2")
     if a.prepare_ort:
         print(json.dumps(prepare_ort(a.prepare_ort)))
         return
     if a.child:
         if a.ort_level:
-            print(json.dumps(ort_child(a.child, a.ort_level, a.iterations, a.warmup)))
+            print(json.dumps(ort_child(a.child, a.ort_level, a.iterations, a.warmup, counts[0])))
         else:
-            print(json.dumps(litert_child(a.child, a.builtin, a.iterations, a.warmup)))
+            print(json.dumps(litert_child(a.child, a.builtin, a.iterations, a.warmup, counts[0])))
         return
     models = a.models or sorted(glob.glob(os.path.join(ROOT, "models", "*.tflite")))
     tiny = [] if a.models or a.no_mlperf_tiny else mlperf_tiny_models()
     models = models + tiny
-    rows = []
+    by_count = {t: [] for t in counts}
     for m in models:
-        fc = run_facecam(a.facecam, m, a.iterations, a.warmup)
-        xnn = run_litert(m, False, a.iterations, a.warmup)
-        blt = run_litert(m, True, a.iterations, a.warmup)
-        ort = run_ort(m, a.iterations, a.warmup)
-        rows.append({"model": os.path.relpath(m, ROOT), "suite": "mlperf-tiny" if m in tiny else "shipped", "facecam": fc, "litert_xnnpack": xnn, "litert_builtin": blt,
-                     "onnxruntime": ort})
+        for t in counts:  # the thread counts of one model back to back: the closest in time
+            fc = run_facecam(a.facecam, m, a.iterations, a.warmup, t)
+            xnn = run_litert(m, False, a.iterations, a.warmup, t)
+            blt = run_litert(m, True, a.iterations, a.warmup, t)
+            ort = run_ort(m, a.iterations, a.warmup, t)
+            by_count[t].append({"model": os.path.relpath(m, ROOT), "suite": "mlperf-tiny" if m in tiny else "shipped",
+                                "threads": t, "facecam": fc, "litert_xnnpack": xnn, "litert_builtin": blt,
+                                "onnxruntime": ort})
+    if a.json:
+        print(json.dumps([r for t in counts for r in by_count[t]], indent=1))
+        return
+    for t in counts:
+        print_table(by_count[t], t, a)
+    if len(counts) > 1:
+        print_scaling(by_count, counts)
+
+
+def print_scaling(by_count, counts):
+    """Each runtime's median at 1 (the first count) over its median at the others."""
+    base = counts[0]
+    keys = (("facecam", "facecam"), ("litert_xnnpack", "xnnpack"), ("litert_builtin", "builtin"), ("onnxruntime", "ort"))
+    for t in counts[1:]:
+        print(f"speed-up from {base} to {t} threads (median at {base} / median at {t}), same run:")
+        print(f"{'model':32} " + " ".join(f"{label:>8}" for _, label in keys))
+        for r0, r1 in zip(by_count[base], by_count[t]):
+            cells = []
+            for key, _ in keys:
+                ok = "latency_ms" in r0[key] and "latency_ms" in r1[key]
+                cells.append(f"{r0[key]['latency_ms']['median'] / r1[key]['latency_ms']['median']:8.2f}" if ok else f"{'n/a':>8}")
+            shown = "mlperf-tiny/" + os.path.basename(r0["model"])[:-7] if r0["suite"] == "mlperf-tiny" else r0["model"]
+            print(f"{shown:32} " + " ".join(cells))
+    load = os.getloadavg()
+    print(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
+
+
+def print_table(rows, threads, a):
     tiny_rows = [r for r in rows if r["suite"] == "mlperf-tiny"]
     geomean = None
     if tiny_rows:
         ratios = [r["facecam"]["latency_ms"]["median"] / r["litert_xnnpack"]["latency_ms"]["median"] for r in tiny_rows]
         geomean = math.exp(sum(math.log(x) for x in ratios) / len(ratios))
-    if a.json:
-        print(json.dumps(rows, indent=1))
-        return
-    print(f"single thread, {a.iterations} timed runs after {a.warmup} warm-up; median ms (ratio = peer / facecam, >1: facecam faster)")
+    shown_threads = "single thread" if threads == 1 else f"{threads} threads (every runtime)"
+    print(f"{shown_threads}, {a.iterations} timed runs after {a.warmup} warm-up; median ms (ratio = peer / facecam, >1: facecam faster)")
     print(f"{'model':32} {'facecam':>9} {'xnnpack':>9} {'ratio':>6} {'builtin':>9} {'ratio':>6} {'ort':>9} {'ratio':>6} "
           f"{'arena KiB':>9} {'load ms':>8} {'RSS MiB fc/xnn/blt/ort':>23}  kernels")
     for r in rows:
@@ -238,7 +272,7 @@ def main():
         print(f"MLPerf Tiny ({len(tiny_rows)} models): geometric mean of facecam / LiteRT+XNNPACK median time = {geomean:.2f} "
               "(<1: facecam faster)")
     version = next((r["onnxruntime"]["onnxruntime"] for r in rows if "onnxruntime" in r["onnxruntime"]), "?")
-    print(f"ort: onnxruntime {version}, {ORT_SETTINGS}; QDQ model from tools/bench/tflite_to_onnx.py; "
+    print(f"ort: onnxruntime {version}, {ORT_SETTINGS.replace('<threads>', str(threads))}; QDQ model from tools/bench/tflite_to_onnx.py; "
           "max |ORT - LiteRT built-in| over outputs on 4 random inputs, in int8 steps (single op in isolation in parentheses):")
     for r in rows:
         o = r["onnxruntime"]

@@ -6,6 +6,7 @@
 // interpreters with different sets would be. When no SIMD set runs here (e.g. qemu -cpu
 // Nehalem) it checks that the SIMD sets are refused with an error and runs the same cases on
 // the reference table alone (full run vs. split runs), reported as "reference-fallback".
+// Each SIMD set's requantization helpers are also tested directly (rounding_test.c).
 // One line per set: "kernel-test set <name>: P passed, F failed"; the last line sums them.
 //
 // usage: kernel_test [cases_per_op] [seed]
@@ -695,6 +696,9 @@ static long check_names(const ci8_kernels *k) {
   return failed;
 }
 
+// rounding_test.c: the set's requantization helpers against the reference's scalar rounding.
+long rounding_cases(ci8_isa isa, long *bad_out);
+
 // All case families with table `simd` against the reference table; prints the set's line.
 static void run_set(const char *label, const ci8_kernels *ref_k, const ci8_kernels *simd,
                     long n) {
@@ -746,6 +750,11 @@ static void run_set(const char *label, const ci8_kernels *ref_k, const ci8_kerne
   prelu_cases(n, ref_k, simd, &bad, &ok);
   report("prelu", n, bad, (int)ok);
   set_passed += n - bad; set_failed += bad;
+  const long rounding = rounding_cases(ci8_kernels_isa(simd), &bad);
+  if (rounding > 0) {
+    report("rounding helpers", rounding, bad, (int)rounding);
+    set_passed += rounding - bad; set_failed += bad;
+  }
   printf("kernel-test set %s: %ld passed, %ld failed\n", label, set_passed, set_failed);
   g_passed += set_passed;
   g_failed += set_failed;

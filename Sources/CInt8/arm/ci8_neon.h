@@ -32,6 +32,18 @@
 #define CI8_NEONDOT __attribute__((target("arch=armv8.2-a+dotprod")))
 #define CI8_NEONDOT_INLINE static inline __attribute__((always_inline, target("arch=armv8.2-a+dotprod")))
 
+// Marks an inner loop for tools/arm-estimate (llvm-mca regions); empty otherwise. The name
+// carries the instantiation's compile-time tile parameters (e.g. "gemm_2x8c16_neon/mlal/mr2"),
+// so every inlined copy is a region of its own. The compiler may move instructions across the
+// markers, so the tool analyzes the whole loop body that contains them.
+#if defined(CI8_MCA)
+#define CI8_MCA_BEGIN(fmt, ...) __asm__ volatile("// LLVM-MCA-BEGIN " fmt ::__VA_ARGS__)
+#define CI8_MCA_END() __asm__ volatile("// LLVM-MCA-END")
+#else
+#define CI8_MCA_BEGIN(fmt, ...) ((void)0)
+#define CI8_MCA_END() ((void)0)
+#endif
+
 // Per-channel requantization in NEON form, each an int32 array of the padded channel count.
 typedef struct ci8_neon_rq {
   const int32_t *mult;    // quantized multiplier (0 for padded channels)

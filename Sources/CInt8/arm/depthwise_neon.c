@@ -18,14 +18,6 @@
 
 #if defined(__aarch64__)
 
-#if defined(CI8_MCA)
-#define DW_MCA_BEGIN() __asm__ volatile("// LLVM-MCA-BEGIN dwconv_16c_neon")
-#define DW_MCA_END() __asm__ volatile("// LLVM-MCA-END")
-#else
-#define DW_MCA_BEGIN() ((void)0)
-#define DW_MCA_END() ((void)0)
-#endif
-
 ci8_status ci8_ref_conv_multipliers(const ci8_conv2d *op, int32_t *mult, int32_t *shift);
 
 enum { DW_PAIRED = 0, DW_SINGLE = 1 };
@@ -122,10 +114,11 @@ typedef struct dw_ctx {
   int8x16_t min8, max8;
 } dw_ctx;
 
-// 16 bytes at p + c0 (a tail block reads through a zero-padded copy near the input's end).
-CI8_NEON_INLINE int8x16_t dw_load(const dw_ctx *k, const int8_t *p, int32_t c0) {
+// 16 bytes at p + c0. Only the tail block (c0 + 16 > oc, `tail` set) can read past the input's
+// end; there it reads through a zero-padded copy.
+CI8_NEON_INLINE int8x16_t dw_load(const dw_ctx *k, const int8_t *p, int32_t c0, const int tail) {
   const int8_t *q = p + c0;
-  if (c0 + 16 <= k->oc || q + 16 <= k->in_end || q >= k->in_end) return vld1q_s8(q);
+  if (!tail || q + 16 <= k->in_end || q >= k->in_end) return vld1q_s8(q);
   int8_t tmp[16] = {0};
   memcpy(tmp, q, (size_t)(k->oc - c0));
   return vld1q_s8(tmp);
@@ -154,47 +147,57 @@ CI8_NEON_INLINE void dw_store(const dw_ctx *k, const int32x4_t acc[4], int8_t *o
   }
 }
 
-// One output pixel: src[t] points at tap t's channel 0.
-CI8_NEON_INLINE void dw_pixel(const dw_ctx *k, const int8_t *const *src, int8_t *out,
-                              const int pairing) {
+// The 16 channels c0 .. c0 + 15 of one output pixel: src[t] points at tap t's channel 0.
+// `tail`: the last, partial block (compile-time, so full blocks have a branch-free tap loop).
+CI8_NEON_INLINE void dw_block(const dw_ctx *k, const int8_t *const *src, int8_t *out,
+                              int32_t c0, const int pairing, const int tail) {
   const int32_t taps = k->taps, ocp = k->ocp;
-  for (int32_t c0 = 0; c0 < k->oc; c0 += 16) {
-    int32x4_t acc[4];
-    for (int i = 0; i < 4; ++i) acc[i] = vld1q_s32(k->bias + c0 + 4 * i);
-    const int8_t *w = k->weights + c0;
-    int32_t t = 0;
-    if (pairing == DW_PAIRED) {
-      for (; t + 2 <= taps; t += 2) {
-        DW_MCA_BEGIN();
-        const int8x16_t x0 = dw_load(k, src[t], c0), x1 = dw_load(k, src[t + 1], c0);
-        const int8x16_t w0 = vld1q_s8(w + (size_t)t * ocp), w1 = vld1q_s8(w + (size_t)(t + 1) * ocp);
-        const int16x8_t plo =
-            vmlal_s8(vmull_s8(vget_low_s8(x0), vget_low_s8(w0)), vget_low_s8(x1), vget_low_s8(w1));
-        const int16x8_t phi = vmlal_high_s8(vmull_high_s8(x0, w0), x1, w1);
-        acc[0] = vaddw_s16(acc[0], vget_low_s16(plo));
-        acc[1] = vaddw_high_s16(acc[1], plo);
-        acc[2] = vaddw_s16(acc[2], vget_low_s16(phi));
-        acc[3] = vaddw_high_s16(acc[3], phi);
-        DW_MCA_END();
-      }
-    }
-    for (; t < taps; ++t) {
-      const int8x16_t x0 = dw_load(k, src[t], c0);
-      const int8x16_t w0 = vld1q_s8(w + (size_t)t * ocp);
-      const int16x8_t plo = vmull_s8(vget_low_s8(x0), vget_low_s8(w0));
-      const int16x8_t phi = vmull_high_s8(x0, w0);
+  int32x4_t acc[4];
+  for (int i = 0; i < 4; ++i) acc[i] = vld1q_s32(k->bias + c0 + 4 * i);
+  const int8_t *w = k->weights + c0;
+  int32_t t = 0;
+  if (pairing == DW_PAIRED) {
+    for (; t + 2 <= taps; t += 2) {
+      CI8_MCA_BEGIN("dwconv_16c_neon/2tap/t%c0", "i"(tail));
+      const int8x16_t x0 = dw_load(k, src[t], c0, tail), x1 = dw_load(k, src[t + 1], c0, tail);
+      const int8x16_t w0 = vld1q_s8(w + (size_t)t * ocp), w1 = vld1q_s8(w + (size_t)(t + 1) * ocp);
+      const int16x8_t plo =
+          vmlal_s8(vmull_s8(vget_low_s8(x0), vget_low_s8(w0)), vget_low_s8(x1), vget_low_s8(w1));
+      const int16x8_t phi = vmlal_high_s8(vmull_high_s8(x0, w0), x1, w1);
       acc[0] = vaddw_s16(acc[0], vget_low_s16(plo));
       acc[1] = vaddw_high_s16(acc[1], plo);
       acc[2] = vaddw_s16(acc[2], vget_low_s16(phi));
       acc[3] = vaddw_high_s16(acc[3], phi);
+      CI8_MCA_END();
     }
-    dw_store(k, acc, out, c0);
   }
+  for (; t < taps; ++t) {
+    CI8_MCA_BEGIN("dwconv_16c_neon/1tap/p%c0/t%c1", "i"(pairing), "i"(tail));
+    const int8x16_t x0 = dw_load(k, src[t], c0, tail);
+    const int8x16_t w0 = vld1q_s8(w + (size_t)t * ocp);
+    const int16x8_t plo = vmull_s8(vget_low_s8(x0), vget_low_s8(w0));
+    const int16x8_t phi = vmull_high_s8(x0, w0);
+    acc[0] = vaddw_s16(acc[0], vget_low_s16(plo));
+    acc[1] = vaddw_high_s16(acc[1], plo);
+    acc[2] = vaddw_s16(acc[2], vget_low_s16(phi));
+    acc[3] = vaddw_high_s16(acc[3], phi);
+    CI8_MCA_END();
+  }
+  dw_store(k, acc, out, c0);
 }
 
-static void dw_run(const ci8_conv2d *op, const dw_ctx *k, const int8_t *input, int8_t *output,
-                   const int8_t **src, const int32_t *rel, const int8_t *zp_row,
-                   int32_t row_begin, int32_t row_end, const int pairing) {
+// One output pixel: every channel block.
+CI8_NEON_INLINE void dw_pixel(const dw_ctx *k, const int8_t *const *src, int8_t *out,
+                              const int pairing) {
+  int32_t c0 = 0;
+  for (; c0 + 16 <= k->oc; c0 += 16) dw_block(k, src, out, c0, pairing, 0);
+  if (c0 < k->oc) dw_block(k, src, out, c0, pairing, 1);
+}
+
+CI8_NEON_INLINE void dw_run(const ci8_conv2d *op, const dw_ctx *k, const int8_t *input,
+                            int8_t *output, const int8_t **src, const int32_t *rel,
+                            const int8_t *zp_row, int32_t row_begin, int32_t row_end,
+                            const int pairing) {
   const int32_t ih = op->input_height, iw = op->input_width, ic = op->input_channels;
   const int32_t oh = op->output_height, ow = op->output_width, oc = op->output_channels;
   const int32_t kh = op->filter_height, kw = op->filter_width, taps = k->taps;

@@ -12,28 +12,8 @@ struct Step {
     let output: UnsafeMutableRawPointer
     let scratch: UnsafeMutableRawPointer?
     let inputList: UnsafeMutablePointer<UnsafePointer<Int8>?>?
-    /// For convolutions run on the thread pool: the call's arguments in stable memory.
-    let rowJob: UnsafeMutablePointer<RowJob>?
-}
-
-/// Arguments of a convolution split by output rows across threads.
-struct RowJob {
-    var conv: ci8_conv2d
-    var input: UnsafePointer<Int8>
-    var output: UnsafeMutablePointer<Int8>
-    var scratch: UnsafeMutableRawPointer?
-    /// Bytes of scratch per thread (each worker gets its own slice).
-    var scratchStride: Int
-}
-
-/// Runs rows [begin, end) of a RowJob; a C function so the pool needs no closure.
-private func runConvolutionRows(_ context: UnsafeRawPointer?, _ begin: Int, _ end: Int, _ worker: Int) {
-    let job = UnsafeMutableRawPointer(mutating: context!).assumingMemoryBound(to: RowJob.self)
-    var scratch: UnsafeMutableRawPointer? = nil
-    if let base = job.pointee.scratch { scratch = base + worker * job.pointee.scratchStride }
-    let input = job.pointee.input
-    let output = job.pointee.output
-    ci8_conv2d_run(&job.pointee.conv, input, output, scratch, Int32(begin), Int32(end))
+    /// Set when the operator runs on the thread pool (ParallelWork.swift).
+    let parallel: ParallelWork?
 }
 
 /// The operators needed to compute some tensors, for running part of a graph.
@@ -46,7 +26,11 @@ public struct PartialRun: Sendable {
 
 public final class Interpreter {
     public struct Options: Sendable {
-        /// Worker threads for convolutions and fully connected layers (1 = the calling thread).
+        /// Threads for CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED, counting the calling
+        /// thread (1: everything runs on the caller). Those operators are split by output rows
+        /// or output channels, so results are byte-identical for every thread count; operators
+        /// under about 300 K multiply-accumulates (100 K for depthwise), and every other
+        /// operator, run on the calling thread.
         public var threads: Int = 1
         /// Tensors whose contents must stay readable after `invoke()` (e.g. an embedding).
         public var preservedTensors: [Int] = []
@@ -55,6 +39,9 @@ public final class Interpreter {
         /// The kernel set; a set that cannot run on this machine makes `init` throw
         /// `KernelSetUnavailable`.
         public var kernels: KernelSet = .best
+        /// Split every CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED across the threads however
+        /// small it is (slower; for tests of the split paths).
+        public var splitEverything = false
         public init() {}
     }
 
@@ -70,6 +57,8 @@ public final class Interpreter {
     public let kernelSet: KernelSet
     /// Per operator, the micro-kernel that runs it (e.g. "qs8-dwconv/4x16c-avx2").
     public let kernelNames: [String]
+    /// Per operator, whether it runs split across the threads (Options.threads).
+    public let splitOperators: [Bool]
 
     private let memory = Allocations()
     private let arena: UnsafeMutableRawPointer
@@ -92,12 +81,48 @@ public final class Interpreter {
         macsPerOperator = plans.map(\.macs)
         kernelNames = plans.map(\.kernel.name)
 
+        // Which operators run on the pool; single-row FULLY_CONNECTED layers become slices of
+        // output channels, each prepared as an operator of its own.
+        let threads = max(options.threads, 1)
+        let splits = plans.map { Split.of($0, threads: threads, everything: options.splitEverything) }
+        var slices = [[ci8_fully_connected]](repeating: [], count: plans.count)
+        for i in plans.indices {
+            guard case .slices(let ranges) = splits[i], case .fullyConnected(let d) = plans[i].kernel else { continue }
+            var bytes = 0, scratchBytes = 0
+            for range in ranges {
+                var s = d
+                s.output_depth = Int32(range.count)
+                if d.filter_scale_count > 1 {
+                    s.filter_scales = d.filter_scales + range.lowerBound
+                    s.filter_scale_count = Int32(range.count)
+                }
+                try OpPlanner.check(ci8_fully_connected_select(table.pointer, &s), OpContext(model: model, op: plans[i].op, kernels: table.pointer))
+                bytes += ArenaPlanner.align(ci8_fully_connected_prepared_size(&s))
+                scratchBytes = max(scratchBytes, ci8_fully_connected_scratch_size(&s))
+                slices[i].append(s)
+            }
+            plans[i].preparedBytes = bytes
+            plans[i].scratchBytes = scratchBytes
+        }
+        let isSplit = splits.map { if case .none = $0 { return false } else { return true } }
+        splitOperators = isSplit
+
         // 2. Prepare: pack weights, compute multipliers, into one block.
         let preparedTotal = plans.reduce(0) { $0 + ArenaPlanner.align($1.preparedBytes) }
         let prepared = memory.allocate(preparedTotal)
         var cursor = 0
+        var sliceFirst = [[Int]](repeating: [], count: plans.count)
         for i in plans.indices {
-            try Interpreter.prepare(&plans[i], prepared + cursor, model: model, kernels: table.pointer)
+            if case .slices(let ranges) = splits[i] {
+                var sliceCursor = cursor
+                for (k, range) in ranges.enumerated() {
+                    try Interpreter.prepareSlice(&slices[i][k], range, plans[i], prepared + sliceCursor, model: model)
+                    sliceCursor += ArenaPlanner.align(ci8_fully_connected_prepared_size(&slices[i][k]))
+                }
+                sliceFirst[i] = ranges.map(\.lowerBound)
+            } else {
+                try Interpreter.prepare(&plans[i], prepared + cursor, model: model, kernels: table.pointer)
+            }
             cursor += ArenaPlanner.align(plans[i].preparedBytes)
         }
         preparedBytes = memory.totalBytes
@@ -124,7 +149,8 @@ public final class Interpreter {
             owner.append((tensor.index, nil))
         }
         for (step, plan) in plans.enumerated() where plan.scratchBytes > 0 {
-            requests.append(ArenaRequest(size: ArenaPlanner.align(plan.scratchBytes) * max(options.threads, 1), first: step, last: step))
+            let copies = isSplit[step] ? threads : 1  // one scratch per thread
+            requests.append(ArenaRequest(size: ArenaPlanner.align(plan.scratchBytes) * copies, first: step, last: step))
             owner.append((nil, step))
         }
         let (offsets, size) = ArenaPlanner.plan(requests)
@@ -152,18 +178,23 @@ public final class Interpreter {
             if case .concatenation = plan.kernel {
                 list = memory.copy(inputs.map { $0?.assumingMemoryBound(to: Int8.self) })
             }
-            var rowJob: UnsafeMutablePointer<RowJob>?
-            if options.threads > 1 {
-                var conv: ci8_conv2d?
-                if case .conv2D(let d) = plan.kernel { conv = d }
-                if case .depthwiseConv2D(let d) = plan.kernel { conv = d }
-                if let conv {
-                    let job = RowJob(conv: conv,
-                                     input: inputs[0]!.assumingMemoryBound(to: Int8.self),
-                                     output: address[op.outputs[0]]!.assumingMemoryBound(to: Int8.self),
-                                     scratch: scratch[step], scratchStride: ArenaPlanner.align(plan.scratchBytes))
-                    rowJob = memory.copy([job])
-                }
+            let input = inputs.first.flatMap { $0 }?.assumingMemoryBound(to: Int8.self)
+            let output = address[op.outputs[0]]!.assumingMemoryBound(to: Int8.self)
+            let stride = ArenaPlanner.align(plan.scratchBytes)
+            var parallel: ParallelWork?
+            switch (splits[step], plan.kernel) {
+            case (.rows, .conv2D(let d)), (.rows, .depthwiseConv2D(let d)):
+                let job = memory.copy([ConvolutionRows(conv: d, input: input!, output: output, scratch: scratch[step], scratchStride: stride)])
+                parallel = ParallelWork(items: Int(d.output_height), context: UnsafeRawPointer(job), task: runConvolutionRows)
+            case (.rows, .fullyConnected(let d)):
+                let job = memory.copy([FullyConnectedRows(fc: d, input: input!, output: output, scratch: scratch[step], scratchStride: stride)])
+                parallel = ParallelWork(items: Int(d.batches), context: UnsafeRawPointer(job), task: runFullyConnectedRows)
+            case (.slices, _):
+                let job = memory.copy([FullyConnectedSlices(slices: memory.copy(slices[step]), firstChannel: memory.copy(sliceFirst[step]),
+                                                            input: input!, output: output, scratch: scratch[step], scratchStride: stride)])
+                parallel = ParallelWork(items: slices[step].count, context: UnsafeRawPointer(job), task: runFullyConnectedSlices)
+            default:
+                break
             }
             return Step(kernel: plan.kernel,
                         input0: inputs.count > 0 ? inputs[0] : nil,
@@ -171,9 +202,25 @@ public final class Interpreter {
                         output: address[op.outputs[0]]!,
                         scratch: scratch[step],
                         inputList: list,
-                        rowJob: rowJob)
+                        parallel: parallel)
         }
-        pool = options.threads > 1 ? ThreadPool(threads: options.threads) : nil
+        pool = isSplit.contains(true) ? ThreadPool(threads: threads) : nil
+    }
+
+    /// Packs output channels `range` of a FULLY_CONNECTED into `prepared` as an operator of its own.
+    private static func prepareSlice(_ slice: inout ci8_fully_connected, _ range: Range<Int>, _ plan: PlannedOp,
+                                     _ prepared: UnsafeMutableRawPointer, model: Model) throws {
+        let context = OpContext(model: model, op: plan.op, kernels: nil)
+        let weights = model.constantBytes(plan.weights!)!.baseAddress!.assumingMemoryBound(to: Int8.self)
+            + range.lowerBound * Int(slice.input_depth)
+        let bias = plan.bias.map { Array($0[range]) }
+        let status: ci8_status
+        if let bias {
+            status = bias.withUnsafeBufferPointer { ci8_fully_connected_prepare(&slice, weights, $0.baseAddress, prepared) }
+        } else {
+            status = ci8_fully_connected_prepare(&slice, weights, nil, prepared)
+        }
+        try OpPlanner.check(status, context)
     }
 
     deinit { arena.deallocate() }
@@ -322,20 +369,14 @@ public final class Interpreter {
     @inline(__always)
     private func run(_ index: Int) {
         let step = steps[index]
+        if let work = step.parallel, let pool {
+            pool.parallelFor(work.items, context: work.context, work.task)
+            return
+        }
         let out = step.output
         switch step.kernel {
-        case .conv2D(var d):
-            if let pool, let job = step.rowJob, d.output_height > 1 {
-                pool.parallelFor(Int(d.output_height), context: UnsafeRawPointer(job), runConvolutionRows)
-            } else {
-                ci8_conv2d_run(&d, i8(step.input0), o8(out), step.scratch, 0, d.output_height)
-            }
-        case .depthwiseConv2D(var d):
-            if let pool, let job = step.rowJob, d.output_height > 1 {
-                pool.parallelFor(Int(d.output_height), context: UnsafeRawPointer(job), runConvolutionRows)
-            } else {
-                ci8_conv2d_run(&d, i8(step.input0), o8(out), step.scratch, 0, d.output_height)
-            }
+        case .conv2D(var d), .depthwiseConv2D(var d):
+            ci8_conv2d_run(&d, i8(step.input0), o8(out), step.scratch, 0, d.output_height)
         case .fullyConnected(var d):
             ci8_fully_connected_run(&d, i8(step.input0), o8(out), step.scratch, 0, d.batches)
         case .add(var d), .mul(var d), .prelu(var d): ci8_binary_run(&d, i8(step.input0), i8(step.input1), o8(out))

@@ -1,0 +1,113 @@
+// /metrics: Prometheus text exposition through swift-prometheus. The loop never touches the
+// registry (its histograms take a lock per sample): counters and gauges are read from the
+// loop's Telemetry at scrape time, and the per-frame samples are drained from the feed's ring
+// into the histograms about once a second and before every scrape.
+import Prometheus
+import Streaming
+import Synchronization
+
+/// What the info metric tells about this process.
+public struct BuildInfo: Sendable {
+    public var kernelSet: String
+    /// ("detector", hex SHA-256), ... in a fixed order.
+    public var modelHashes: [(String, String)]
+    public var source: String
+
+    public init(kernelSet: String, modelHashes: [(String, String)], source: String) {
+        self.kernelSet = kernelSet; self.modelHashes = modelHashes; self.source = source
+    }
+}
+
+final class MetricsExporter: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    private let feed: LiveFeed
+    private let telemetry: Telemetry
+    private let frames, dropped, corrupt, reconnects, lostSamples: Counter
+    private let stages: [ValueHistogram]
+    private let faces: ValueHistogram
+    private let fps, streamClients, eventClients: Gauge
+    /// Gauges of the adapting heads, made when a head first shows up in the telemetry.
+    private let heads = Mutex<[String: HeadGauges]>([:])
+    /// Counter values already exported: Prometheus counters only move by increments.
+    private let exported = Mutex((frames: 0, dropped: 0, corrupt: 0, reconnects: 0))
+
+    static let latencyBuckets: [Double] = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2]
+
+    init(feed: LiveFeed, telemetry: Telemetry, info: BuildInfo) {
+        self.feed = feed
+        self.telemetry = telemetry
+        let r = registry
+        frames = r.makeCounter(descriptor: named("frames_total", "Frames processed by the face pipeline."))
+        dropped = r.makeCounter(descriptor: named("dropped_frames_total", "Camera frames skipped to stay on the newest one."))
+        corrupt = r.makeCounter(descriptor: named("corrupt_frames_total", "Frames skipped because they could not be decoded."))
+        reconnects = r.makeCounter(descriptor: named("reconnects_total", "Camera reconnections after a disconnect."))
+        lostSamples = r.makeCounter(descriptor: named("latency_samples_lost_total",
+                                                      "Per-frame samples overwritten before the metrics side read them."))
+        let latency = named("stage_latency_seconds", "Per-frame latency of each pipeline stage (total: capture to results).")
+        stages = StageLatency.names.map { r.makeValueHistogram(descriptor: latency, labels: [("stage", $0)], buckets: Self.latencyBuckets) }
+        faces = r.makeValueHistogram(descriptor: named("faces_per_frame", "Faces found per processed frame."),
+                                     buckets: [0, 1, 2, 3, 4, 6, 8, 16])
+        fps = r.makeGauge(descriptor: named("fps", "Processed frames per second (recent average)."))
+        streamClients = r.makeGauge(descriptor: named("preview_stream_clients", "Clients connected to /stream.mjpeg."))
+        eventClients = r.makeGauge(descriptor: named("preview_event_clients", "Clients connected to /events."))
+        var labels = [("kernel_set", info.kernelSet), ("source", info.source)]
+        for (model, hash) in info.modelHashes { labels.append(("\(model)_sha256", hash)) }
+        r.makeGauge(descriptor: named("info", "Kernel set, source and model hashes of this process."), labels: labels).set(to: 1)
+    }
+
+    private struct HeadGauges {
+        let threshold, selectedFraction, entropy, shift, resets: Gauge
+        init(_ r: PrometheusCollectorRegistry, head: String) {
+            let l = [("head", head)]
+            threshold = r.makeGauge(descriptor: named("adaptation_threshold", "Confidence a pseudo-label needs now."), labels: l)
+            selectedFraction = r.makeGauge(descriptor: named("adaptation_selected_fraction", "Pseudo-labels selected / faces seen."),
+                                           labels: l)
+            entropy = r.makeGauge(descriptor: named("adaptation_entropy", "Entropy (nats) of the latest prediction."), labels: l)
+            shift = r.makeGauge(descriptor: named("adaptation_shift", "Shift gate, 0 source-like ... 1 shifted."), labels: l)
+            resets = r.makeGauge(descriptor: named("adaptation_resets", "Collapse resets so far."), labels: l)
+        }
+        func set(_ h: HeadTelemetry) {
+            threshold.set(to: Double(h.threshold)); selectedFraction.set(to: h.selectedFraction)
+            entropy.set(to: Double(h.entropy)); shift.set(to: Double(h.shift)); resets.set(to: Double(h.resets))
+        }
+    }
+
+    /// Moves new samples from the ring into the histograms, and the telemetry into counters.
+    func update() {
+        let lost = feed.samples.drain { row in
+            for (i, histogram) in stages.enumerated() { histogram.record(row[i] / 1000) }
+            faces.record(row[7])
+        }
+        if lost > 0 { lostSamples.increment(by: Int64(lost)) }
+        let t = telemetry.snapshot()
+        exported.withLock { e in
+            func advance(_ counter: Counter, _ done: inout Int, _ now: Int) {
+                if now > done { counter.increment(by: Int64(now - done)); done = now }
+            }
+            advance(frames, &e.frames, t.frames)
+            advance(dropped, &e.dropped, t.dropped)
+            advance(corrupt, &e.corrupt, t.corrupt)
+            advance(reconnects, &e.reconnects, t.reconnects)
+        }
+        fps.set(to: t.fps)
+        streamClients.set(to: Double(feed.streamClients.load(ordering: .relaxed)))
+        eventClients.set(to: Double(feed.eventClients.load(ordering: .relaxed)))
+        heads.withLock { gauges in
+            for (name, head) in [("verifier", t.verifier), ("expression", t.expression)] {
+                guard let head else { continue }
+                if gauges[name] == nil { gauges[name] = HeadGauges(registry, head: name) }
+                gauges[name]!.set(head)
+            }
+        }
+    }
+
+    func exposition() -> [UInt8] {
+        update()
+        return registry.emitToBuffer()
+    }
+}
+
+/// facecam_NAME, with its help text (the unit, when there is one, is part of NAME).
+private func named(_ name: String, _ help: String) -> MetricNameDescriptor {
+    MetricNameDescriptor(namespace: "facecam", metricName: name, unitName: "", helpText: help)
+}
