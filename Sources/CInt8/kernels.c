@@ -47,6 +47,7 @@ struct ci8_kernels {
   const ci8_pool2d_ukernel *const *average_pool2d;
   const ci8_mean_hw_ukernel *const *mean_hw;
   const ci8_softmax_ukernel *const *softmax;
+  const ci8_quantize_f32_ukernel *const *quantize_f32;
 };
 
 // ---- reference variants: every set's fallback ----
@@ -81,6 +82,13 @@ static const ci8_softmax_ukernel ref_softmax = {
     "qs8-softmax/ref", NULL, ci8_ref_softmax_prepared_size, ci8_ref_softmax_prepare,
     ci8_ref_softmax_run};
 
+static void ref_quantize_f32_run(const ci8_quantize_f32 *op, const float *input,
+                                 int8_t *output) {
+  ci8_quantize_f32_run(input, output, op->count, op->scale, op->zero_point);
+}
+static const ci8_quantize_f32_ukernel ref_quantize_f32 = {"f32-qs8-convert/ref", NULL,
+                                                          ref_quantize_f32_run};
+
 static const ci8_kernels k_reference = {.isa = CI8_ISA_REFERENCE};
 
 // ---- AVX2 (x86-64) ----
@@ -112,6 +120,9 @@ static const ci8_pool2d_ukernel avx2_max_pool2d = {
 static const ci8_pool2d_ukernel avx2_average_pool2d = {
     "qs8-avgpool/8c-avx2", ci8_avx2_average_pool2d_supports, ci8_avx2_average_pool2d_run};
 
+static const ci8_quantize_f32_ukernel avx2_quantize_f32 = {"f32-qs8-convert/x32-avx2", NULL,
+                                                           ci8_avx2_quantize_f32_run};
+
 static const ci8_conv2d_ukernel *const avx2_conv2d_list[] = {&avx2_conv2d_direct, &avx2_conv2d,
                                                                NULL};
 static const ci8_conv2d_ukernel *const avx2_depthwise_list[] = {&avx2_depthwise_conv2d, NULL};
@@ -120,6 +131,8 @@ static const ci8_binary_ukernel *const avx2_add_list[] = {&avx2_add, NULL};
 static const ci8_binary_ukernel *const avx2_prelu_list[] = {&avx2_prelu, NULL};
 static const ci8_pool2d_ukernel *const avx2_max_pool_list[] = {&avx2_max_pool2d, NULL};
 static const ci8_pool2d_ukernel *const avx2_average_pool_list[] = {&avx2_average_pool2d, NULL};
+static const ci8_quantize_f32_ukernel *const avx2_quantize_f32_list[] = {&avx2_quantize_f32,
+                                                                         NULL};
 
 static const ci8_kernels k_avx2 = {
     .isa = CI8_ISA_AVX2,
@@ -130,6 +143,7 @@ static const ci8_kernels k_avx2 = {
     .prelu = avx2_prelu_list,
     .max_pool2d = avx2_max_pool_list,
     .average_pool2d = avx2_average_pool_list,
+    .quantize_f32 = avx2_quantize_f32_list,
 };
 #endif  // __x86_64__
 
@@ -320,3 +334,5 @@ CI8_DEFINE_SELECT(average_pool2d, average_pool2d, ci8_pool2d, ci8_pool2d_ukernel
                   ref_average_pool2d)
 CI8_DEFINE_SELECT(mean_hw, mean_hw, ci8_mean_hw, ci8_mean_hw_ukernel, ref_mean_hw)
 CI8_DEFINE_SELECT(softmax, softmax, ci8_softmax, ci8_softmax_ukernel, ref_softmax)
+CI8_DEFINE_SELECT(quantize_f32, quantize_f32, ci8_quantize_f32, ci8_quantize_f32_ukernel,
+                  ref_quantize_f32)

@@ -17,6 +17,9 @@
 #include <string.h>
 
 #include "cint8.h"
+#if defined(__x86_64__)
+#include "../../Sources/CInt8/x86/ci8_avx2.h"  // ci8_avx2_requant, tested directly below
+#endif
 
 // ---- random numbers (splitmix64) ----
 static uint64_t g_rng;
@@ -144,6 +147,12 @@ static const ci8_conv2d k_model_depthwise[] = {
     L(60, 60, 8, 60, 60, 8, 3, 1, 1, 1),      // expression op 3
     L(60, 60, 16, 60, 60, 16, 3, 1, 1, 1),    // expression op 5
     L(8, 8, 128, 8, 8, 128, 3, 1, 1, 1),      // expression op 26
+    L(32, 32, 36, 32, 32, 36, 3, 1, 1, 1),    // blazeface op 18 (36 = 16 + 16 + 4)
+    L(32, 32, 42, 16, 16, 42, 3, 2, 0, 0),    // blazeface op 23 (42 = 16 + 16 + 8 + 2)
+    L(16, 16, 56, 16, 16, 56, 3, 1, 1, 1),    // blazeface op 31 (56 = 16 * 3 + 8)
+    L(48, 48, 8, 48, 48, 8, 3, 1, 1, 1),      // visual wake words op 2
+    L(48, 48, 16, 24, 24, 16, 3, 2, 0, 0),    // visual wake words op 4 (stride 2)
+    L(3, 3, 256, 3, 3, 256, 3, 1, 1, 1),      // visual wake words op 26
 };
 #undef L
 static const ci8_conv2d *g_fixed_conv;  // when set, conv_cases cycles through these shapes
@@ -577,6 +586,99 @@ static long prelu_cases(long n, const ci8_kernels *ref_k, const ci8_kernels *sim
   return n;
 }
 
+// ---- quantize float32 -> int8 ----
+// Values: random within the int8 range and beyond, exact ties (k + 0.5) * scale, signed zeros,
+// infinities, NaN, huge magnitudes (out of int32 after scaling), denormals. Counts 1..300, so
+// every block/tail split occurs.
+static float rquant_value(float scale) {
+  switch (rint_in(0, 19)) {
+    case 0: return (float)(rint_in(-300, 300) + 0.5) * scale;
+    case 1: return (float)(rint_in(-300, 300) - 0.5) * scale;
+    case 2: return chance(50) ? 0.0f : -0.0f;
+    case 3: return chance(50) ? INFINITY : -INFINITY;
+    case 4: return NAN;
+    case 5: return (float)((runit() - 0.5) * 1e12);
+    case 6: return (float)((runit() - 0.5) * 1e-38);
+    default: return (float)((runit() - 0.5) * 600.0) * scale;
+  }
+}
+static long quantize_cases(long n, const ci8_kernels *simd, long *bad_out) {
+  long bad = 0;
+  for (long i = 0; i < n; ++i) {
+    ci8_quantize_f32 op;
+    memset(&op, 0, sizeof op);
+    op.count = (size_t)(chance(70) ? rint_in(1, 80) : rint_in(81, 300));
+    op.scale = rscale(-4, 1);
+    op.zero_point = rzero_point();
+    float *x = malloc(sizeof(float) * op.count);
+    for (size_t j = 0; j < op.count; ++j) x[j] = rquant_value(op.scale);
+    int8_t *ref = xalloc(op.count), *got = xalloc(op.count);
+    memcpy(got + op.count, ref + op.count, GUARD);
+    ci8_quantize_f32_run(x, ref, op.count, op.scale, op.zero_point);
+    int mismatch = ci8_quantize_f32_select(simd, &op) != CI8_OK;
+    if (!mismatch) {
+      ci8_quantize_f32_op_run(&op, x, got);
+      mismatch = memcmp(ref, got, op.count + GUARD) != 0;
+    }
+    if (mismatch) {
+      if (bad < 5) {
+        size_t at = 0;
+        while (at < op.count && ref[at] == got[at]) ++at;
+        fprintf(stderr, "MISMATCH quantize case %ld: count %zu scale %g zp %d first diff at %zu "
+                "(x %g: %d vs %d)\n", i, op.count, (double)op.scale, op.zero_point, at,
+                at < op.count ? (double)x[at] : 0.0, at < op.count ? ref[at] : 0,
+                at < op.count ? got[at] : 0);
+      }
+      ++bad;
+    }
+    free(x); free(ref); free(got);
+  }
+  *bad_out = bad;
+  return n;
+}
+
+#if defined(__x86_64__)
+// ci8_avx2_requant (the AVX2 kernels' one-shift requantization) against the reference's
+// ci8_mbqm_gemm plus the zero point: extreme and tie accumulators, multipliers 0, 2^30,
+// 2^31 - 1 and random, every shift from -31 to 7. Returns the mismatches.
+CI8_AVX2 static long requant_cases(long n) {
+  static const int32_t special[] = {INT32_MIN, INT32_MIN + 1, -1, 0, 1, INT32_MAX, INT32_MAX - 1,
+                                    1 << 30, -(1 << 30), 12345, -12345};
+  long bad = 0;
+  for (long i = 0; i < n; ++i) {
+    int32_t mult[8], shift[8], acc[8], m[8], ls[8], rs[8], rs1[8], rb[8], zfix[8], got[8];
+    int64_t nudge[8], shift64[8];
+    const int32_t zp = rint_in(-128, 127);
+    for (int j = 0; j < 8; ++j) {
+      const int k = rint_in(0, 9);
+      mult[j] = k == 0 ? 0 : k == 1 ? (1 << 30) : k == 2 ? INT32_MAX
+                                    : (int32_t)((1u << 30) + (uint32_t)(rnd64() & 0x3FFFFFFF));
+      shift[j] = chance(80) ? rint_in(-31, 0) : rint_in(1, 7);
+      const int a = rint_in(0, 9);
+      if (a == 0) acc[j] = pick(special, 11);
+      else if (a == 1 && shift[j] < 0)  // a tie of the final shift, either sign
+        acc[j] = (int32_t)((rint_in(-1000, 1000) * 2 + 1) * (1 << (-shift[j] - 1 < 20 ? -shift[j] - 1 : 20)));
+      else acc[j] = (int32_t)rnd64() >> rint_in(0, 24);
+    }
+    ci8_avx2_rq_fill(8, 8, mult, shift, m, ls, rs, rs1, rb);
+    ci8_avx2_rq_fill_requant(8, 8, shift, zp, nudge, shift64, zfix);
+    ci8_avx2_rq rq = {m, ls, rs, rs1, rb, nudge, shift64, zfix};
+    _mm256_storeu_si256((__m256i *)got,
+                        ci8_avx2_requant(_mm256_loadu_si256((const __m256i *)acc), &rq, 0));
+    for (int j = 0; j < 8; ++j) {
+      const int32_t want = ci8_wrap_add(ci8_mbqm_gemm(acc[j], mult[j], shift[j]), zp);
+      if (got[j] != want) {
+        if (bad < 5)
+          fprintf(stderr, "MISMATCH requant: acc %d mult %d shift %d zp %d: %d vs %d\n", acc[j],
+                  mult[j], shift[j], zp, want, got[j]);
+        ++bad;
+      }
+    }
+  }
+  return bad;
+}
+#endif
+
 // Micro-kernel choice: a depthwise convolution with a channel multiplier the SIMD kernels do not
 // cover must run (and be named) the reference variant. Returns the failures.
 static long check_names(const ci8_kernels *k) {
@@ -634,6 +736,16 @@ static void run_set(const char *label, const ci8_kernels *ref_k, const ci8_kerne
   set_passed += n - bad; set_failed += bad;
   pool_cases(1, n, ref_k, simd, &bad, &ok);
   report("average_pool_2d", n, bad, (int)ok);
+  set_passed += n - bad; set_failed += bad;
+#if defined(__x86_64__)
+  if (ci8_kernels_isa(simd) == CI8_ISA_AVX2) {
+    bad = requant_cases(n);
+    report("requant (x8 lanes)", n, bad, (int)n);
+    set_passed += n - bad; set_failed += bad;
+  }
+#endif
+  quantize_cases(n, simd, &bad);
+  report("quantize_f32", n, bad, (int)n);
   set_passed += n - bad; set_failed += bad;
   prelu_cases(n, ref_k, simd, &bad, &ok);
   report("prelu", n, bad, (int)ok);

@@ -135,7 +135,7 @@ CI8_AVX2 static long avx2_rounding(void) {
   for (long i = 0; i < g_n; i += 8) {
     int32_t m[8], ls[8], rs[8], rs1[8], rb[8], got[8];
     ci8_avx2_rq_fill(8, 8, g_m + i, g_s + i, m, ls, rs, rs1, rb);
-    const ci8_avx2_rq rq = {m, ls, rs, rs1, rb};
+    const ci8_avx2_rq rq = {.mult = m, .lshift = ls, .rshift = rs, .rshift1 = rs1, .rbit = rb};
     const __m256i x = _mm256_loadu_si256((const __m256i *)(g_x + i));
     _mm256_storeu_si256((__m256i *)got, ci8_avx2_mbqm_gemm(x, &rq, 0));
     for (int j = 0; j < 8; ++j) {

@@ -322,7 +322,6 @@ static inline void ci8_mean_hw_run(const ci8_mean_hw *op, const int8_t *input, i
 #define CI8_KERNEL_CONCAT "qs8-concat/ref"
 #define CI8_KERNEL_LUT "qs8-lut/ref"
 #define CI8_KERNEL_REQUANTIZE "qs8-requantize-lut/ref"
-#define CI8_KERNEL_QUANTIZE_F32 "f32-qs8-convert/ref"
 #define CI8_KERNEL_DEQUANTIZE_F32 "qs8-f32-convert/ref"
 #define CI8_KERNEL_RESIZE_NEAREST "qs8-resize-nearest/ref"
 #define CI8_KERNEL_RESIZE_BILINEAR "qs8-resize-bilinear/ref"
@@ -421,7 +420,31 @@ void ci8_lut_run_blocked(const int8_t block_table[256], const int8_t tail_table[
                          size_t block, const int8_t *input, int8_t *output, size_t count);
 
 // ---------------------------------------------------------------------------------------------
-// QUANTIZE float32 -> int8 and DEQUANTIZE int8 -> float32.
+// QUANTIZE float32 -> int8 and DEQUANTIZE int8 -> float32. The plain functions are the
+// reference; QUANTIZE (a float model's first op, one conversion per input value) also has a
+// descriptor selected from a kernel set like the ops above.
+
+typedef struct ci8_quantize_f32 {
+  size_t count;
+  float scale;
+  int32_t zero_point;
+  const struct ci8_quantize_f32_ukernel *ukernel;
+} ci8_quantize_f32;
+
+typedef struct ci8_quantize_f32_ukernel {
+  const char *name;
+  int (*supports)(const ci8_quantize_f32 *op);
+  void (*run)(const ci8_quantize_f32 *op, const float *input, int8_t *output);
+} ci8_quantize_f32_ukernel;
+
+ci8_status ci8_quantize_f32_select(const ci8_kernels *kernels, ci8_quantize_f32 *op);
+static inline const char *ci8_quantize_f32_kernel_name(const ci8_quantize_f32 *op) {
+  return op->ukernel->name;
+}
+static inline void ci8_quantize_f32_op_run(const ci8_quantize_f32 *op, const float *input,
+                                           int8_t *output) {
+  op->ukernel->run(op, input, output);
+}
 
 void ci8_quantize_f32_run(const float *input, int8_t *output, size_t count, float scale,
                           int32_t zero_point);

@@ -29,6 +29,11 @@ typedef struct ci8_avx2_rq {
   const int32_t *rshift;  // max(-shift, 0)
   const int32_t *rshift1; // max(-shift - 1, 0)
   const int32_t *rbit;    // 1 where rshift > 0, else 0
+  // ci8_avx2_requant's constants (ci8_avx2_rq_fill_requant), per group of 8 channels in lane
+  // order (the 4 even channels, then the 4 odd ones) for the int64 arrays:
+  const int64_t *nudge;   // 2^30 + (r > 0 ? 2^(30 + r) : 0) + 2^63 (wrapping), r = rshift
+  const int64_t *shift64; // 31 + r
+  const int32_t *zfix;    // output zero point - 2^(32 - r) (mod 2^32), natural order
 } ci8_avx2_rq;
 
 // Fills the five arrays from TFLite (multiplier, shift) pairs; padded channels get zeros.
@@ -45,8 +50,49 @@ static inline void ci8_avx2_rq_fill(int32_t count, int32_t padded, const int32_t
   }
 }
 
-// ci8_mbqm_gemm on 8 lanes (channels c .. c+7 of rq).
-CI8_AVX2_INLINE __m256i ci8_avx2_mbqm_gemm(__m256i acc, const ci8_avx2_rq *rq, int32_t c) {
+// ci8_avx2_requant's constants from TFLite shifts; padded channels get r = 0.
+static inline void ci8_avx2_rq_fill_requant(int32_t count, int32_t padded, const int32_t *shift,
+                                            int32_t output_zero_point, int64_t *nudge,
+                                            int64_t *shift64, int32_t *zfix) {
+  for (int32_t c = 0; c < padded; ++c) {
+    const int32_t s = c < count ? shift[c] : 0, r = s > 0 ? 0 : -s;  // r in [0, 31]
+    const int32_t lane = (c & ~7) + ((c & 1) ? 4 + (c & 7) / 2 : (c & 7) / 2);
+    uint64_t n = (UINT64_C(1) << 30) + (UINT64_C(1) << 63);
+    if (r > 0) n += UINT64_C(1) << (30 + r);
+    nudge[lane] = (int64_t)n;
+    shift64[lane] = 31 + r;
+    // 2^(63 - (31 + r)) = 2^(32 - r): 0 mod 2^32 for r == 0.
+    const uint32_t fix = r == 0 ? 0u : (uint32_t)(UINT64_C(1) << (32 - r));
+    zfix[c] = (int32_t)(fix - (uint32_t)output_zero_point);
+  }
+}
+
+// ci8_mbqm_gemm(acc) + output zero point on 8 lanes (channels c .. c + 7, c a multiple of 8),
+// in one 64-bit shift instead of two roundings: with P = (acc << lshift) * m,
+//   ci8_mbqm_gemm = floor((floor((P + 2^30) / 2^31) + 2^(r-1)) / 2^r)      (r > 0)
+//                 = floor((P + 2^30 + 2^(30+r)) / 2^(31+r))                (nested floors)
+// and for r == 0 floor((P + 2^30) / 2^31). AVX2 has no 64-bit arithmetic shift, so 2^63 is
+// added (|P + nudge| < 2^63, the sum is then non-negative as unsigned) and the logical shift's
+// extra 2^(63 - 31 - r) is subtracted with the zero point's help (zfix), in 32 bits: the
+// result fits int32, so its low 32 bits are exact.
+CI8_AVX2_INLINE __m256i ci8_avx2_requant(__m256i acc, const ci8_avx2_rq *rq, int32_t c) {
+  const __m256i m = _mm256_loadu_si256((const __m256i *)(rq->mult + c));
+  const __m256i x = _mm256_sllv_epi32(acc, _mm256_loadu_si256((const __m256i *)(rq->lshift + c)));
+  __m256i even = _mm256_mul_epi32(x, m);
+  __m256i odd = _mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(m, 32));
+  even = _mm256_srlv_epi64(
+      _mm256_add_epi64(even, _mm256_loadu_si256((const __m256i *)(rq->nudge + c))),
+      _mm256_loadu_si256((const __m256i *)(rq->shift64 + c)));
+  odd = _mm256_srlv_epi64(
+      _mm256_add_epi64(odd, _mm256_loadu_si256((const __m256i *)(rq->nudge + c + 4))),
+      _mm256_loadu_si256((const __m256i *)(rq->shift64 + c + 4)));
+  const __m256i r = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+  return _mm256_sub_epi32(r, _mm256_loadu_si256((const __m256i *)(rq->zfix + c)));
+}
+
+// The shared first step of ci8_mbqm and ci8_mbqm_gemm on 8 lanes (channels c .. c+7 of rq):
+// ci8_srdhm32(acc << lshift, mult).
+CI8_AVX2_INLINE __m256i ci8_avx2_srdhm(__m256i acc, const ci8_avx2_rq *rq, int32_t c) {
   const __m256i m = _mm256_loadu_si256((const __m256i *)(rq->mult + c));
   const __m256i x = _mm256_sllv_epi32(acc, _mm256_loadu_si256((const __m256i *)(rq->lshift + c)));
   const __m256i nudge = _mm256_set1_epi64x(INT64_C(1) << 30);
@@ -56,7 +102,12 @@ CI8_AVX2_INLINE __m256i ci8_avx2_mbqm_gemm(__m256i acc, const ci8_avx2_rq *rq, i
   // Bits 31..62 of each 64-bit sum are the 32-bit result (floor shift by 31).
   even = _mm256_srli_epi64(even, 31);
   odd = _mm256_slli_epi64(odd, 1);
-  const __m256i high = _mm256_blend_epi32(even, odd, 0xAA);
+  return _mm256_blend_epi32(even, odd, 0xAA);
+}
+
+// ci8_mbqm_gemm on 8 lanes: the final shift rounds ties up.
+CI8_AVX2_INLINE __m256i ci8_avx2_mbqm_gemm(__m256i acc, const ci8_avx2_rq *rq, int32_t c) {
+  const __m256i high = ci8_avx2_srdhm(acc, rq, c);
   const __m256i q = _mm256_srav_epi32(high, _mm256_loadu_si256((const __m256i *)(rq->rshift + c)));
   const __m256i half = _mm256_and_si256(
       _mm256_srav_epi32(high, _mm256_loadu_si256((const __m256i *)(rq->rshift1 + c))),
@@ -64,9 +115,28 @@ CI8_AVX2_INLINE __m256i ci8_avx2_mbqm_gemm(__m256i acc, const ci8_avx2_rq *rq, i
   return _mm256_add_epi32(q, half);
 }
 
+// ci8_mbqm on 8 lanes: the final shift (ci8_rdpot32) rounds ties away from zero.
+CI8_AVX2_INLINE __m256i ci8_avx2_mbqm(__m256i acc, const ci8_avx2_rq *rq, int32_t c) {
+  const __m256i high = ci8_avx2_srdhm(acc, rq, c);
+  const __m256i r = _mm256_loadu_si256((const __m256i *)(rq->rshift + c));
+  const __m256i one = _mm256_set1_epi32(1);
+  const __m256i mask = _mm256_sub_epi32(_mm256_sllv_epi32(one, r), one);
+  const __m256i threshold =
+      _mm256_add_epi32(_mm256_srli_epi32(mask, 1), _mm256_srli_epi32(high, 31));
+  const __m256i up = _mm256_cmpgt_epi32(_mm256_and_si256(high, mask), threshold);  // -1 or 0
+  return _mm256_sub_epi32(_mm256_srav_epi32(high, r), up);
+}
+
 // Adds the output zero point, clamps to [lo, hi] and narrows 8 int32 lanes to 8 int8 bytes.
 CI8_AVX2_INLINE __m128i ci8_avx2_narrow8(__m256i v, __m256i zp, __m256i lo, __m256i hi) {
   v = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(v, zp), lo), hi);
+  const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  return _mm_packs_epi16(w, w);  // low 8 bytes
+}
+
+// Clamps 8 int32 lanes (zero point already added) to [lo, hi] and narrows them to 8 bytes.
+CI8_AVX2_INLINE __m128i ci8_avx2_clamp8(__m256i v, __m256i lo, __m256i hi) {
+  v = _mm256_min_epi32(_mm256_max_epi32(v, lo), hi);
   const __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
   return _mm_packs_epi16(w, w);  // low 8 bytes
 }
@@ -151,6 +221,9 @@ int ci8_avx2_max_pool2d_supports(const ci8_pool2d *op);  // channels >= 16
 void ci8_avx2_max_pool2d_run(const ci8_pool2d *op, const int8_t *input, int8_t *output);
 int ci8_avx2_average_pool2d_supports(const ci8_pool2d *op);  // channels >= 8, bounded window
 void ci8_avx2_average_pool2d_run(const ci8_pool2d *op, const int8_t *input, int8_t *output);
+
+// QUANTIZE float32 -> int8 (LiteRT's block/tail rounding split, see reference/quantize.c).
+void ci8_avx2_quantize_f32_run(const ci8_quantize_f32 *op, const float *input, int8_t *output);
 
 #endif  // __x86_64__
 #endif  // CI8_AVX2_H

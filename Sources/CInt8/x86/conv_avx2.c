@@ -110,7 +110,8 @@ static ci8_status conv_prepare(ci8_conv2d *op, const int8_t *filter, const int32
               i < span ? filter[((size_t)c * kh + r) * span + i] : 0;
     w = padded;
   }
-  ci8_avx2_gemm_pack(prepared, kpk, oc, w, bias, op->input_zero_point, tmult, tshift);
+  ci8_avx2_gemm_pack(prepared, kpk, oc, w, bias, op->input_zero_point, op->output_zero_point,
+                     tmult, tshift);
   op->prepared = prepared;
   return CI8_OK;
 }

@@ -1,18 +1,20 @@
 // DEPTHWISE_CONV_2D int8 on AVX2, depth_multiplier 1 (the table runs other multipliers on the
-// reference kernel).
+// reference kernel): qs8-dwconv/4x16c-avx2, 4 output pixels x 16 channels per step.
 //
-// Per output pixel and block of 16 channels, two filter taps at a time: the two taps' 16
-// activations (int16) are interleaved with vpunpcklwd/vpunpckhwd and multiplied by the packed
-// (w[t0][c], w[t1][c]) pairs with vpmaddwd. The in-lane interleave leaves channels
-// {0-3, 8-11} in one accumulator and {4-7, 12-15} in the other, so the weights and the bias are
-// stored in that order and vperm2i128 restores channel order before requantization.
-// Rounding as the reference (LiteRT): channels in whole blocks of 8 use ci8_mbqm_gemm
-// (vectorized), the last output_channels % 8 channels ci8_mbqm (ties away from zero, scalar).
-// Interior pixels (whole window inside the image) skip the per-tap bounds checks: tap offsets
-// relative to the window's first tap are computed once per run, and 4 consecutive pixels share
-// each weight load. Border pixels use per-pixel offsets (-1 = padding, the input zero point).
-// Partial channel blocks load 16 bytes directly when that stays inside the input (the extra
-// lanes meet zero weights and are never stored), else through a zero-padded copy.
+// Per output row, the kh input rows its window needs are copied (int8) into scratch rows with
+// the padding materialized as the input zero point, so every output pixel -- border pixels
+// included -- reads its taps at fixed offsets from one base pointer, with no bounds checks.
+// The copy is ~kh / (kh * kw) of a byte per MAC; a per-pixel bounds-checked path cost far more
+// on the 8x8 and 16x16 layers where a third of the pixels touch the border.
+//
+// Two taps at a time: their bytes are interleaved (vpunpcklbw/vpunpckhbw), widened to int16
+// pairs (a[t0][c], a[t1][c]) and multiplied by the packed (w[t0][c], w[t1][c]) pairs with
+// vpmaddwd, channels in natural order. Channels go in blocks of 16, the last block 8 wide when
+// output_channels % 16 is 1..8 (24 channels: 16 + 8, not 32). A partial block's loads run past
+// the row's channels into other pixels or the row's 32 slack bytes; those lanes meet zero
+// weights and are not stored.
+// Rounding as the reference (LiteRT): channels in whole blocks of 8 use ci8_mbqm_gemm, the last
+// output_channels % 8 channels ci8_mbqm (ties away from zero); both vectorized.
 #include "ci8_avx2.h"
 
 #if defined(__x86_64__)
@@ -22,17 +24,22 @@ typedef struct dw_header {
 } dw_header;
 
 #define DW_HEADER CI8_ALIGN64(sizeof(dw_header))
+#define DW_SLACK 32  // bytes after each scratch row: a partial block's loads stay inside
 
 typedef struct dw_layout {
-  size_t vec, mult, lshift, rshift, rshift1, rbit, bias, tmult, tshift, weights, total;
+  size_t vec, mult, lshift, rshift, rshift1, rbit, bias, tmult, tshift, nudge, shift64, zfix,
+      weights, total;
   int32_t taps, pairs, ocp;
 } dw_layout;
 
+// Weights: per block of nr (16, or 8 for the last) channels starting at c0, at int16 offset
+// c0 * pairs * 2: [pairs][nr][2], (w[2p][c], w[2p + 1][c]); the tap after an odd last tap and
+// channels >= oc are zero. Per-channel arrays hold ocp = oc rounded up to 8 entries.
 static dw_layout dw_layout_of(const ci8_conv2d *op) {
   dw_layout l;
   l.taps = op->filter_height * op->filter_width;
   l.pairs = (l.taps + 1) / 2;
-  l.ocp = (op->output_channels + 15) & ~15;
+  l.ocp = (op->output_channels + 7) & ~7;
   l.vec = CI8_ALIGN64(sizeof(int32_t) * (size_t)l.ocp);
   l.mult = DW_HEADER;
   l.lshift = l.mult + l.vec;
@@ -42,16 +49,12 @@ static dw_layout dw_layout_of(const ci8_conv2d *op) {
   l.bias = l.rbit + l.vec;
   l.tmult = l.bias + l.vec;
   l.tshift = l.tmult + l.vec;
-  l.weights = l.tshift + l.vec;
+  l.nudge = l.tshift + l.vec;
+  l.shift64 = l.nudge + 2 * l.vec;
+  l.zfix = l.shift64 + 2 * l.vec;
+  l.weights = l.zfix + l.vec;
   l.total = l.weights + CI8_ALIGN64(sizeof(int16_t) * 2 * (size_t)l.pairs * (size_t)l.ocp);
   return l;
-}
-
-// Position of channel j (0..15) of a block in the interleaved order: 0-3 -> 0-3, 4-7 -> 8-11,
-// 8-11 -> 4-7, 12-15 -> 12-15 (accumulator "lo" holds slots 0-7, "hi" slots 8-15).
-static int32_t dw_slot(int32_t j) {
-  const int32_t lane = j / 8, quad = (j % 8) / 4;
-  return quad * 8 + lane * 4 + j % 4;
 }
 
 int ci8_avx2_depthwise_conv2d_supports(const ci8_conv2d *op) {
@@ -77,6 +80,9 @@ ci8_status ci8_avx2_depthwise_conv2d_prepare(ci8_conv2d *op, const int8_t *filte
   ci8_avx2_rq_fill(oc, l.ocp, tmult, tshift, (int32_t *)(base + l.mult),
                    (int32_t *)(base + l.lshift), (int32_t *)(base + l.rshift),
                    (int32_t *)(base + l.rshift1), (int32_t *)(base + l.rbit));
+  ci8_avx2_rq_fill_requant(oc, l.ocp, tshift, op->output_zero_point,
+                           (int64_t *)(base + l.nudge), (int64_t *)(base + l.shift64),
+                           (int32_t *)(base + l.zfix));
   int32_t *biasp = (int32_t *)(base + l.bias);
   int16_t *w = (int16_t *)(base + l.weights);
   for (int32_t c = 0; c < l.ocp; ++c) {
@@ -85,10 +91,10 @@ ci8_status ci8_avx2_depthwise_conv2d_prepare(ci8_conv2d *op, const int8_t *filte
       for (int32_t t = 0; t < l.taps; ++t) sum = ci8_wrap_add(sum, filter[(size_t)t * oc + c]);
       b = bias ? bias[c] : 0;
     }
-    const int32_t slot = (c / 16) * 16 + dw_slot(c % 16);
-    biasp[slot] = ci8_wrap_add(b, ci8_wrap_mul(-op->input_zero_point, sum));
+    biasp[c] = ci8_wrap_add(b, ci8_wrap_mul(-op->input_zero_point, sum));
+    const int32_t c0 = c & ~15, nr = l.ocp - c0 >= 16 ? 16 : 8;
     for (int32_t p = 0; p < l.pairs; ++p) {
-      int16_t *dst = w + ((size_t)(c / 16) * l.pairs + p) * 32 + 2 * dw_slot(c % 16);
+      int16_t *dst = w + (size_t)c0 * l.pairs * 2 + ((size_t)p * nr + (c - c0)) * 2;
       for (int32_t e = 0; e < 2; ++e) {
         const int32_t t = 2 * p + e;
         dst[e] = (c < oc && t < l.taps) ? filter[(size_t)t * oc + c] : 0;
@@ -103,41 +109,51 @@ ci8_status ci8_avx2_depthwise_conv2d_prepare(ci8_conv2d *op, const int8_t *filte
   return CI8_OK;
 }
 
-// Scratch: int32 offs[2 * pairs] (per-pixel tap offsets, -1 outside the image) and
-// int32 rel[2 * pairs] (tap offsets relative to an interior pixel's first tap).
-size_t ci8_avx2_depthwise_conv2d_scratch_size(const ci8_conv2d *op) {
-  return 2 * CI8_ALIGN64(sizeof(int32_t) * 2 * (size_t)dw_layout_of(op).pairs);
+// The scratch rows: wpad pixels (the window's reach across one output row), then the slack.
+static int32_t dw_row_pixels(const ci8_conv2d *op) {
+  return (op->output_width - 1) * op->stride_width +
+         (op->filter_width - 1) * op->dilation_width + 1;
+}
+static size_t dw_row_bytes(const ci8_conv2d *op) {
+  return CI8_ALIGN64((size_t)dw_row_pixels(op) * (size_t)op->input_channels + DW_SLACK);
 }
 
-// 16 channels of one tap as int16: the input zero point outside the image (offset < 0).
-CI8_AVX2_INLINE __m256i dw_load(const int8_t *in, int32_t offset, int32_t count, __m256i zp) {
-  if (offset < 0) return zp;
-  if (count >= 16) return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(in + offset)));
-  int8_t tmp[16] = {0};
-  memcpy(tmp, in + offset, (size_t)count);
-  return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)tmp));
+// Scratch: int32 rel[2 * pairs] (tap offsets from a pixel's base), then kh rows.
+size_t ci8_avx2_depthwise_conv2d_scratch_size(const ci8_conv2d *op) {
+  if (op->output_width <= 0) return 64;
+  return CI8_ALIGN64(sizeof(int32_t) * 2 * (size_t)dw_layout_of(op).pairs) +
+         (size_t)op->filter_height * dw_row_bytes(op);
 }
 
 typedef struct dw_ctx {
   ci8_avx2_rq rq;
-  const int32_t *biasp, *tmult, *tshift;
+  const int32_t *bias;
   const int16_t *weights;
-  int32_t oc, pairs, vector_channels, zp_out_s, act_min, act_max;
-  __m256i zp_in, zp_out, lo, hi;
+  int32_t oc, ocp, pairs, vector_channels;
+  __m256i zp_out, lo, hi;
   __m128i lo8, hi8;
 } dw_ctx;
 
-// Requantizes one block's accumulators (interleaved order) and stores its channels
-// c0 .. min(c0 + 16, oc) - 1.
-CI8_AVX2_INLINE void dw_store(const dw_ctx *k, __m256i acc_lo, __m256i acc_hi, int8_t *out,
-                              int32_t c0) {
-  const __m256i acc[2] = {_mm256_permute2x128_si256(acc_lo, acc_hi, 0x20),
-                          _mm256_permute2x128_si256(acc_lo, acc_hi, 0x31)};
+// Requantizes and stores 8 channels c .. (up to oc). c + 8 <= vector_channels: ci8_mbqm_gemm
+// (ci8_avx2_requant); else this is the last oc % 8 channels: ci8_mbqm.
+CI8_AVX2_INLINE void dw_store8(const dw_ctx *k, __m256i acc, int8_t *out, int32_t c) {
+  if (c + 8 <= k->vector_channels) {
+    const __m256i v = ci8_avx2_requant(acc, &k->rq, c);
+    _mm_storel_epi64((__m128i *)(out + c), ci8_avx2_clamp8(v, k->lo, k->hi));
+  } else {
+    const __m256i v = ci8_avx2_mbqm(acc, &k->rq, c);
+    ci8_avx2_store_bytes(out + c, ci8_avx2_narrow8(v, k->zp_out, k->lo, k->hi), k->oc - c);
+  }
+}
+
+// Channels c0 .. c0 + 15 (acc0: the first 8, acc1: the next 8), clipped to oc.
+CI8_AVX2_INLINE void dw_store16(const dw_ctx *k, __m256i acc0, __m256i acc1, int8_t *out,
+                                int32_t c0) {
   if (c0 + 16 <= k->vector_channels) {
-    // Whole block: both halves saturate-packed together and clamped as int8 (the clamp bounds
-    // lie inside int8, so saturating first changes nothing), one 16-byte store.
-    const __m256i v0 = _mm256_add_epi32(ci8_avx2_mbqm_gemm(acc[0], &k->rq, c0), k->zp_out);
-    const __m256i v1 = _mm256_add_epi32(ci8_avx2_mbqm_gemm(acc[1], &k->rq, c0 + 8), k->zp_out);
+    // Both halves saturate-packed together and clamped as int8 (the clamp bounds lie inside
+    // int8, so saturating first changes nothing), one 16-byte store.
+    const __m256i v0 = ci8_avx2_requant(acc0, &k->rq, c0);
+    const __m256i v1 = ci8_avx2_requant(acc1, &k->rq, c0 + 8);
     // packs works per 128-bit lane: [v0 0-3, v1 0-3 | v0 4-7, v1 4-7]; restore the order.
     const __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(v0, v1), 0xD8);
     __m128i b = _mm_packs_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
@@ -145,182 +161,129 @@ CI8_AVX2_INLINE void dw_store(const dw_ctx *k, __m256i acc_lo, __m256i acc_hi, i
     _mm_storeu_si128((__m128i *)(out + c0), b);
     return;
   }
-  for (int32_t hh = 0; hh < 2; ++hh) {
-    const int32_t c = c0 + 8 * hh;
-    if (c >= k->oc) break;
-    if (c + 8 <= k->vector_channels) {
-      const __m256i v = ci8_avx2_mbqm_gemm(acc[hh], &k->rq, c);
-      ci8_avx2_store_bytes(out + c, ci8_avx2_narrow8(v, k->zp_out, k->lo, k->hi), 8);
-    } else {  // the last oc % 8 channels: LiteRT's scalar rounding
-      int32_t tmp[8];
-      _mm256_storeu_si256((__m256i *)tmp, acc[hh]);
-      for (int32_t j = 0; j < 8 && c + j < k->oc; ++j) {
-        const int32_t r = ci8_mbqm(tmp[j], k->tmult[c + j], k->tshift[c + j]) + k->zp_out_s;
-        out[c + j] = (int8_t)ci8_clamp_i32(r, k->act_min, k->act_max);
-      }
-    }
-  }
+  dw_store8(k, acc0, out, c0);
+  if (c0 + 8 < k->oc) dw_store8(k, acc1, out, c0 + 8);
 }
 
-// One output pixel, channel blocks from c_begin on, any position (offs: -1 = padding).
-// limit: bytes readable from in_b. A tail block (< 16 channels) loads 16 bytes directly where
-// they lie inside that limit: the extra lanes hold other pixels' values, but their weights are
-// 0 and their results are not stored. Otherwise it goes through a zero-padded copy.
-CI8_AVX2_INLINE void dw_pixel(const dw_ctx *k, const int8_t *in_b, const int32_t *offs,
-                              int8_t *out, int32_t c_begin, ptrdiff_t limit) {
-  const int32_t oc = k->oc, pairs = k->pairs;
-  for (int32_t c0 = c_begin; c0 < oc; c0 += 16) {
-    const int32_t count = oc - c0;
-    const int8_t *in_c = in_b + c0;
-    const int16_t *w = k->weights + (size_t)(c0 / 16) * pairs * 32;
-    __m256i acc_lo = _mm256_loadu_si256((const __m256i *)(k->biasp + c0));
-    __m256i acc_hi = _mm256_loadu_si256((const __m256i *)(k->biasp + c0 + 8));
-    for (int32_t p = 0; p < pairs; ++p) {
-      __m256i x0v, x1v;
-      const int32_t o0 = offs[2 * p], o1 = offs[2 * p + 1];
-      if (count >= 16 || ((ptrdiff_t)c0 + 16 + (o0 > o1 ? o0 : o1) <= limit)) {  // no copy
-        x0v = o0 < 0 ? k->zp_in
-                     : _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(in_c + o0)));
-        x1v = o1 < 0 ? k->zp_in
-                     : _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(in_c + o1)));
-      } else {
-        x0v = dw_load(in_c, o0, count, k->zp_in);
-        x1v = dw_load(in_c, o1, count, k->zp_in);
-      }
-      const __m256i w_lo = _mm256_loadu_si256((const __m256i *)(w + 32 * (size_t)p));
-      const __m256i w_hi = _mm256_loadu_si256((const __m256i *)(w + 32 * (size_t)p + 16));
-      acc_lo = _mm256_add_epi32(acc_lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(x0v, x1v), w_lo));
-      acc_hi = _mm256_add_epi32(acc_hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(x0v, x1v), w_hi));
-    }
-    dw_store(k, acc_lo, acc_hi, out, c0);
-  }
-}
-
-// DW_N interior output pixels (whole window inside the image, consecutive along x, `step`
-// input bytes apart), `blocks` 16-channel blocks (the last one may be a tail block when its
-// 16-byte loads stay inside the input, see dw_pixel): no bounds checks, and each weight pair
-// is loaded once for all pixels. in: the first pixel's first tap; rel: taps relative to it (the
-// padding tap of an odd tap count points at tap 0 and has weight 0).
-#define DW_INTERIOR(N)                                                                         \
-  CI8_AVX2_INLINE void dw_interior##N(const dw_ctx *k, const int8_t *in, ptrdiff_t step,       \
-                                      const int32_t *rel, int8_t *out, int32_t blocks) {       \
-    const int32_t pairs = k->pairs, oc = k->oc;                                                \
-    for (int32_t blk = 0; blk < blocks; ++blk) {                                               \
-      const int32_t c0 = blk * 16;                                                             \
-      const int16_t *w = k->weights + (size_t)blk * pairs * 32;                                \
+// N output pixels `step` bytes apart in the scratch rows, all channel blocks. in: the first
+// pixel's base; rel: tap offsets from a base (the tap after an odd last tap points at tap 0 and
+// has weight 0); out: the first pixel's output, the next ones oc bytes apart.
+#define DW_TILE(N)                                                                             \
+  CI8_AVX2_INLINE void dw_tile##N(const dw_ctx *k, const int8_t *in, ptrdiff_t step,           \
+                                  const int32_t *rel, int8_t *out) {                           \
+    const int32_t pairs = k->pairs, ocp = k->ocp;                                              \
+    int32_t c0 = 0;                                                                            \
+    for (; c0 + 16 <= ocp; c0 += 16) {                                                         \
+      const int16_t *w = k->weights + (size_t)c0 * pairs * 2;                                  \
       const int8_t *in_c = in + c0;                                                            \
-      __m256i acc_lo[N], acc_hi[N];                                                            \
-      const __m256i b_lo = _mm256_loadu_si256((const __m256i *)(k->biasp + c0));               \
-      const __m256i b_hi = _mm256_loadu_si256((const __m256i *)(k->biasp + c0 + 8));           \
-      for (int i = 0; i < N; ++i) acc_lo[i] = b_lo, acc_hi[i] = b_hi;                          \
-      for (int32_t p = 0; p < pairs; ++p) {                                                    \
-        const __m256i w_lo = _mm256_loadu_si256((const __m256i *)(w + 32 * (size_t)p));        \
-        const __m256i w_hi = _mm256_loadu_si256((const __m256i *)(w + 32 * (size_t)p + 16));   \
+      __m256i acc0[N], acc1[N];                                                                \
+      const __m256i b0 = _mm256_loadu_si256((const __m256i *)(k->bias + c0));                  \
+      const __m256i b1 = _mm256_loadu_si256((const __m256i *)(k->bias + c0 + 8));              \
+      for (int i = 0; i < N; ++i) acc0[i] = b0, acc1[i] = b1;                                  \
+      for (int32_t p = 0; p < pairs; ++p, w += 32) {                                           \
+        const __m256i w0 = _mm256_loadu_si256((const __m256i *)w);                             \
+        const __m256i w1 = _mm256_loadu_si256((const __m256i *)(w + 16));                      \
         const int8_t *a0 = in_c + rel[2 * p], *a1 = in_c + rel[2 * p + 1];                     \
         for (int i = 0; i < N; ++i) {                                                          \
-          const __m256i x0v =                                                                  \
-              _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(a0 + i * step)));         \
-          const __m256i x1v =                                                                  \
-              _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(a1 + i * step)));         \
-          acc_lo[i] = _mm256_add_epi32(                                                        \
-              acc_lo[i], _mm256_madd_epi16(_mm256_unpacklo_epi16(x0v, x1v), w_lo));            \
-          acc_hi[i] = _mm256_add_epi32(                                                        \
-              acc_hi[i], _mm256_madd_epi16(_mm256_unpackhi_epi16(x0v, x1v), w_hi));            \
+          const __m128i x0 = _mm_loadu_si128((const __m128i *)(a0 + i * step));                \
+          const __m128i x1 = _mm_loadu_si128((const __m128i *)(a1 + i * step));                \
+          const __m256i lo = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(x0, x1));                  \
+          const __m256i hi = _mm256_cvtepi8_epi16(_mm_unpackhi_epi8(x0, x1));                  \
+          acc0[i] = _mm256_add_epi32(acc0[i], _mm256_madd_epi16(lo, w0));                      \
+          acc1[i] = _mm256_add_epi32(acc1[i], _mm256_madd_epi16(hi, w1));                      \
         }                                                                                      \
       }                                                                                        \
-      for (int i = 0; i < N; ++i) dw_store(k, acc_lo[i], acc_hi[i], out + (size_t)i * oc, c0); \
+      for (int i = 0; i < N; ++i) dw_store16(k, acc0[i], acc1[i], out + (size_t)i * k->oc, c0); \
+    }                                                                                          \
+    if (c0 < ocp) { /* the last 8 channels */                                                  \
+      const int16_t *w = k->weights + (size_t)c0 * pairs * 2;                                  \
+      const int8_t *in_c = in + c0;                                                            \
+      __m256i acc[N];                                                                          \
+      const __m256i b0 = _mm256_loadu_si256((const __m256i *)(k->bias + c0));                  \
+      for (int i = 0; i < N; ++i) acc[i] = b0;                                                 \
+      for (int32_t p = 0; p < pairs; ++p, w += 16) {                                           \
+        const __m256i w0 = _mm256_loadu_si256((const __m256i *)w);                             \
+        const int8_t *a0 = in_c + rel[2 * p], *a1 = in_c + rel[2 * p + 1];                     \
+        for (int i = 0; i < N; ++i) {                                                          \
+          const __m128i x0 = _mm_loadl_epi64((const __m128i *)(a0 + i * step));                \
+          const __m128i x1 = _mm_loadl_epi64((const __m128i *)(a1 + i * step));                \
+          const __m256i x = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(x0, x1));                   \
+          acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(x, w0));                         \
+        }                                                                                      \
+      }                                                                                        \
+      for (int i = 0; i < N; ++i) dw_store8(k, acc[i], out + (size_t)i * k->oc, c0);          \
     }                                                                                          \
   }
-DW_INTERIOR(4)
-DW_INTERIOR(1)
+DW_TILE(4)
+DW_TILE(1)
 
 CI8_AVX2 void ci8_avx2_depthwise_conv2d_run(const ci8_conv2d *op, const int8_t *input,
                                             int8_t *output, void *scratch, int32_t row_begin,
                                             int32_t row_end) {
   const uint8_t *base = (const uint8_t *)op->prepared;
   const dw_layout l = dw_layout_of(op);
+  const int32_t ih = op->input_height, iw = op->input_width, ic = op->input_channels;
+  const int32_t oh = op->output_height, ow = op->output_width, oc = op->output_channels;
+  const int32_t kh = op->filter_height, kw = op->filter_width, taps = l.taps;
+  const int32_t sh = op->stride_height, sw = op->stride_width;
+  const int32_t dh = op->dilation_height, dwl = op->dilation_width;
+  if (row_end <= row_begin || ow <= 0) return;
   dw_ctx k;
   k.rq.mult = (const int32_t *)(base + l.mult);
   k.rq.lshift = (const int32_t *)(base + l.lshift);
   k.rq.rshift = (const int32_t *)(base + l.rshift);
   k.rq.rshift1 = (const int32_t *)(base + l.rshift1);
   k.rq.rbit = (const int32_t *)(base + l.rbit);
-  k.biasp = (const int32_t *)(base + l.bias);
-  k.tmult = (const int32_t *)(base + l.tmult);
-  k.tshift = (const int32_t *)(base + l.tshift);
+  k.rq.nudge = (const int64_t *)(base + l.nudge);
+  k.rq.shift64 = (const int64_t *)(base + l.shift64);
+  k.rq.zfix = (const int32_t *)(base + l.zfix);
+  k.bias = (const int32_t *)(base + l.bias);
   k.weights = (const int16_t *)(base + l.weights);
-  const int32_t ih = op->input_height, iw = op->input_width, ic = op->input_channels;
-  const int32_t oh = op->output_height, ow = op->output_width, oc = op->output_channels;
-  const int32_t kh = op->filter_height, kw = op->filter_width, taps = l.taps;
-  const int32_t sh = op->stride_height, sw = op->stride_width;
-  const int32_t dh = op->dilation_height, dwl = op->dilation_width;
   k.oc = oc;
+  k.ocp = l.ocp;
   k.pairs = l.pairs;
   k.vector_channels = oc - oc % 8;
-  k.zp_out_s = op->output_zero_point;
-  k.act_min = op->activation_min;
-  k.act_max = op->activation_max;
-  k.zp_in = _mm256_set1_epi16((int16_t)op->input_zero_point);
   k.zp_out = _mm256_set1_epi32(op->output_zero_point);
   k.lo = _mm256_set1_epi32(op->activation_min);
   k.hi = _mm256_set1_epi32(op->activation_max);
   k.lo8 = _mm_set1_epi8((int8_t)op->activation_min);
   k.hi8 = _mm_set1_epi8((int8_t)op->activation_max);
-  int32_t *offs = (int32_t *)scratch;
-  int32_t *rel = (int32_t *)((uint8_t *)scratch + CI8_ALIGN64(sizeof(int32_t) * 2 * (size_t)l.pairs));
+
+  const int32_t wpad = dw_row_pixels(op), used = wpad * ic;
+  const size_t rs = dw_row_bytes(op);
+  int32_t *rel = (int32_t *)scratch;
+  int8_t *rows = (int8_t *)scratch + CI8_ALIGN64(sizeof(int32_t) * 2 * (size_t)l.pairs);
   for (int32_t ky = 0, t = 0; ky < kh; ++ky)
-    for (int32_t kx = 0; kx < kw; ++kx, ++t) rel[t] = (ky * dh * iw + kx * dwl) * ic;
+    for (int32_t kx = 0; kx < kw; ++kx, ++t) rel[t] = (int32_t)(ky * rs) + kx * dwl * ic;
   if (taps & 1) rel[taps] = 0;
-  // Interior columns: ox in [ox_lo, ox_hi) have x0 >= 0 and x0 + (kw - 1) * dw < iw.
+  for (int32_t ky = 0; ky < kh; ++ky) memset(rows + ky * rs + used, 0, rs - (size_t)used);
+  // Scratch column x holds image column x - pl: inside the image for x in [x_lo, x_hi).
   const int32_t pl = op->padding_left, pt = op->padding_top;
-  const int32_t ox_lo = pl > 0 ? (pl + sw - 1) / sw : 0;
-  const int32_t last_x = iw - 1 - (kw - 1) * dwl + pl;
-  int32_t ox_hi = last_x >= 0 ? last_x / sw + 1 : 0;
-  if (ox_hi > ow) ox_hi = ow;
-  const int32_t blocks = oc / 16, all_blocks = (oc + 15) / 16;
+  const int32_t x_lo = pl < 0 ? 0 : (pl < wpad ? pl : wpad);
+  int32_t x_hi = pl + iw < wpad ? pl + iw : wpad;
+  if (x_hi < x_lo) x_hi = x_lo;
+  const int zp = op->input_zero_point;
   const ptrdiff_t step = (ptrdiff_t)sw * ic;
-  const ptrdiff_t limit = (ptrdiff_t)ih * iw * ic;  // readable bytes from in_b
-  const ptrdiff_t rel_max = rel[taps - 1];
   for (int32_t b = 0; b < op->batches; ++b) {
     const int8_t *in_b = input + (size_t)b * ih * iw * ic;
     for (int32_t oy = row_begin; oy < row_end; ++oy) {
       const int32_t y0 = oy * sh - pt;
-      const int row_inside = y0 >= 0 && y0 + (kh - 1) * dh < ih;
-      int8_t *out_row = output + ((size_t)b * oh + oy) * ow * oc;
-      for (int32_t ox = 0; ox < ow;) {
-        if (row_inside && ox >= ox_lo && ox < ox_hi) {
-          const int32_t n = ox_hi - ox >= 4 ? 4 : 1;
-          const int8_t *in = in_b + ((ptrdiff_t)y0 * iw + (ox * sw - pl)) * ic;
-          int8_t *out = out_row + (size_t)ox * oc;
-          // The tail block joins the interior kernel when its last load stays in the input.
-          const int tail_in = all_blocks > blocks &&
-                              (in - in_b) + (n - 1) * step + rel_max + all_blocks * 16 <= limit;
-          const int32_t nb = tail_in ? all_blocks : blocks;
-          if (n == 4) dw_interior4(&k, in, step, rel, out, nb);
-          else dw_interior1(&k, in, step, rel, out, nb);
-          if (nb * 16 < oc) {  // channel tail: the general path, per pixel
-            for (int32_t t = 0; t < taps; ++t) offs[t] = rel[t];
-            if (taps & 1) offs[taps] = -1;
-            for (int32_t i = 0; i < n; ++i)
-              dw_pixel(&k, in + i * step, offs, out + (size_t)i * oc, nb * 16,
-                       limit - ((in - in_b) + i * step));
-          }
-          ox += n;
+      for (int32_t ky = 0; ky < kh; ++ky) {
+        const int32_t y = y0 + ky * dh;
+        int8_t *dst = rows + ky * rs;
+        if (y < 0 || y >= ih || x_hi == x_lo) {
+          memset(dst, zp, (size_t)used);
           continue;
         }
-        const int32_t x0 = ox * sw - pl;
-        for (int32_t ky = 0, t = 0; ky < kh; ++ky) {
-          const int32_t y = y0 + ky * dh;
-          const int inside_y = y >= 0 && y < ih;
-          for (int32_t kx = 0; kx < kw; ++kx, ++t) {
-            const int32_t x = x0 + kx * dwl;
-            offs[t] = (inside_y && x >= 0 && x < iw) ? (y * iw + x) * ic : -1;
-          }
-        }
-        if (taps & 1) offs[taps] = -1;
-        dw_pixel(&k, in_b, offs, out_row + (size_t)ox * oc, 0, limit);
-        ++ox;
+        if (x_lo > 0) memset(dst, zp, (size_t)x_lo * ic);
+        memcpy(dst + (size_t)x_lo * ic, in_b + ((size_t)y * iw + (size_t)(x_lo - pl)) * ic,
+               (size_t)(x_hi - x_lo) * ic);
+        if (x_hi < wpad) memset(dst + (size_t)x_hi * ic, zp, (size_t)(wpad - x_hi) * ic);
       }
+      int8_t *out_row = output + ((size_t)b * oh + oy) * ow * oc;
+      int32_t ox = 0;
+      for (; ox + 4 <= ow; ox += 4) dw_tile4(&k, rows + ox * step, step, rel, out_row + (size_t)ox * oc);
+      for (; ox < ow; ++ox) dw_tile1(&k, rows + ox * step, step, rel, out_row + (size_t)ox * oc);
     }
   }
 }

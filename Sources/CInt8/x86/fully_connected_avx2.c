@@ -27,7 +27,7 @@ ci8_status ci8_avx2_fully_connected_prepare(ci8_fully_connected *op, const int8_
   const ci8_status st = ci8_ref_conv_multipliers(&c, tmult, tshift);
   if (st != CI8_OK) return st;
   ci8_avx2_gemm_pack(prepared, op->input_depth, op->output_depth, weights, bias,
-                     op->input_zero_point, tmult, tshift);
+                     op->input_zero_point, op->output_zero_point, tmult, tshift);
   op->prepared = prepared;
   return CI8_OK;
 }

@@ -4,6 +4,7 @@
 // Prepared layout (all blocks 64-byte aligned):
 //   header   ci8_avx2_gemm_header
 //   int32    mult[ocp], lshift[ocp], rshift[ocp], rshift1[ocp], rbit[ocp], bias_adjusted[ocp]
+//   int64    nudge[ocp], shift64[ocp]; int32 zfix[ocp] (ci8_avx2_requant)
 //   int16    weights: output channels in groups of 16 (then one group of 8 when ocp % 16 == 8);
 //            a group of NR channels is [kp / 2][NR][2]: for each pair of reduction indices
 //            (k, k + 1) one 32-bit word per channel, w[k] low and w[k + 1] high, which is what
@@ -25,7 +26,7 @@ typedef struct ci8_avx2_gemm_header {
 } ci8_avx2_gemm_header;
 
 typedef struct ci8_avx2_gemm_layout {
-  size_t vec, mult, lshift, rshift, rshift1, rbit, bias, weights, total;
+  size_t vec, mult, lshift, rshift, rshift1, rbit, bias, nudge, shift64, zfix, weights, total;
   int32_t kp, ocp;
 } ci8_avx2_gemm_layout;
 
@@ -40,7 +41,10 @@ static inline ci8_avx2_gemm_layout ci8_avx2_gemm_layout_of(int32_t k, int32_t oc
   l.rshift1 = l.rshift + l.vec;
   l.rbit = l.rshift1 + l.vec;
   l.bias = l.rbit + l.vec;
-  l.weights = l.bias + l.vec;
+  l.nudge = l.bias + l.vec;
+  l.shift64 = l.nudge + 2 * l.vec;
+  l.zfix = l.shift64 + 2 * l.vec;
+  l.weights = l.zfix + l.vec;
   l.total = l.weights + CI8_ALIGN64(sizeof(int16_t) * (size_t)l.kp * (size_t)l.ocp);
   return l;
 }
@@ -48,12 +52,15 @@ static inline ci8_avx2_gemm_layout ci8_avx2_gemm_layout_of(int32_t k, int32_t oc
 // Packs w[oc][k] (int8) and the multipliers; mult/shift hold oc entries (TFLite form).
 static inline void ci8_avx2_gemm_pack(void *prepared, int32_t k, int32_t oc, const int8_t *w,
                                       const int32_t *bias, int32_t input_zero_point,
-                                      const int32_t *mult, const int32_t *shift) {
+                                      int32_t output_zero_point, const int32_t *mult,
+                                      const int32_t *shift) {
   const ci8_avx2_gemm_layout l = ci8_avx2_gemm_layout_of(k, oc);
   uint8_t *base = (uint8_t *)prepared;
   ci8_avx2_rq_fill(oc, l.ocp, mult, shift, (int32_t *)(base + l.mult),
                    (int32_t *)(base + l.lshift), (int32_t *)(base + l.rshift),
                    (int32_t *)(base + l.rshift1), (int32_t *)(base + l.rbit));
+  ci8_avx2_rq_fill_requant(oc, l.ocp, shift, output_zero_point, (int64_t *)(base + l.nudge),
+                           (int64_t *)(base + l.shift64), (int32_t *)(base + l.zfix));
   ci8_avx2_gemm_header *h = (ci8_avx2_gemm_header *)base;
   h->k = k;
   h->kp = l.kp;
@@ -187,6 +194,9 @@ CI8_AVX2_INLINE ci8_avx2_out ci8_avx2_out_of(const void *prepared, int32_t outpu
   o.rq.rshift = (const int32_t *)(base + l.rshift);
   o.rq.rshift1 = (const int32_t *)(base + l.rshift1);
   o.rq.rbit = (const int32_t *)(base + l.rbit);
+  o.rq.nudge = (const int64_t *)(base + l.nudge);
+  o.rq.shift64 = (const int64_t *)(base + l.shift64);
+  o.rq.zfix = (const int32_t *)(base + l.zfix);
   o.bias = (const int32_t *)(base + l.bias);
   o.weights = (const int16_t *)(base + l.weights);
   o.kp = h->kp;
@@ -209,9 +219,8 @@ CI8_AVX2_INLINE void ci8_avx2_store_tile(const ci8_avx2_out *o, int8_t *const ou
     const __m128i lo8 = _mm_set1_epi8((int8_t)_mm256_extract_epi32(o->lo, 0));
     const __m128i hi8 = _mm_set1_epi8((int8_t)_mm256_extract_epi32(o->hi, 0));
     for (int32_t r = 0; r < rows; ++r) {
-      const __m256i v0 = _mm256_add_epi32(ci8_avx2_mbqm_gemm(acc[2 * r], &o->rq, c0), o->zp);
-      const __m256i v1 =
-          _mm256_add_epi32(ci8_avx2_mbqm_gemm(acc[2 * r + 1], &o->rq, c0 + 8), o->zp);
+      const __m256i v0 = ci8_avx2_requant(acc[2 * r], &o->rq, c0);
+      const __m256i v1 = ci8_avx2_requant(acc[2 * r + 1], &o->rq, c0 + 8);
       // packs works per 128-bit lane: [v0 0-3, v1 0-3 | v0 4-7, v1 4-7]; restore the order.
       const __m256i w = _mm256_permute4x64_epi64(_mm256_packs_epi32(v0, v1), 0xD8);
       __m128i b = _mm_packs_epi16(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
@@ -225,8 +234,8 @@ CI8_AVX2_INLINE void ci8_avx2_store_tile(const ci8_avx2_out *o, int8_t *const ou
     if (c >= o->oc) break;
     const int32_t count = o->oc - c < 8 ? o->oc - c : 8;
     for (int32_t r = 0; r < rows; ++r) {
-      const __m256i v = ci8_avx2_mbqm_gemm(acc[2 * r + hh], &o->rq, c);
-      ci8_avx2_store_bytes(out[r] + c, ci8_avx2_narrow8(v, o->zp, o->lo, o->hi), count);
+      const __m256i v = ci8_avx2_requant(acc[2 * r + hh], &o->rq, c);
+      ci8_avx2_store_bytes(out[r] + c, ci8_avx2_clamp8(v, o->lo, o->hi), count);
     }
   }
 }

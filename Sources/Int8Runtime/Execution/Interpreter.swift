@@ -390,8 +390,8 @@ public final class Interpreter {
         case .lookup(let table, let count): ci8_lut_run(table, i8(step.input0), o8(out), count)
         case .blockedLookup(let block, let tail, let count):
             ci8_lut_run_blocked(block, tail, Int(CI8_REQUANTIZE_BLOCK), i8(step.input0), o8(out), count)
-        case .quantizeFloat(let scale, let zeroPoint, let count):
-            ci8_quantize_f32_run(step.input0!.assumingMemoryBound(to: Float.self), o8(out), count, scale, zeroPoint)
+        case .quantizeFloat(var d):
+            ci8_quantize_f32_op_run(&d, step.input0!.assumingMemoryBound(to: Float.self), o8(out))
         case .dequantize(let scale, let zeroPoint, let count):
             ci8_dequantize_f32_run(i8(step.input0), out.assumingMemoryBound(to: Float.self), count, scale, zeroPoint)
         case .resizeNearest(var d): ci8_resize_nearest_run(&d, i8(step.input0), o8(out))

@@ -45,7 +45,7 @@ enum Kernel {
     case softmax(ci8_softmax)
     case lookup(table: UnsafeMutablePointer<Int8>, count: Int)
     case blockedLookup(block: UnsafeMutablePointer<Int8>, tail: UnsafeMutablePointer<Int8>, count: Int)
-    case quantizeFloat(scale: Float, zeroPoint: Int32, count: Int)
+    case quantizeFloat(ci8_quantize_f32)
     case dequantize(scale: Float, zeroPoint: Int32, count: Int)
     case resizeNearest(ci8_resize)
     case resizeBilinear(ci8_resize)
@@ -66,7 +66,7 @@ enum Kernel {
         case .fill: return "folded"
         case .lookup: return CI8_KERNEL_LUT
         case .blockedLookup: return CI8_KERNEL_REQUANTIZE
-        case .quantizeFloat: return CI8_KERNEL_QUANTIZE_F32
+        case .quantizeFloat(var d): return String(cString: ci8_quantize_f32_kernel_name(&d))
         case .dequantize: return CI8_KERNEL_DEQUANTIZE_F32
         case .resizeNearest: return CI8_KERNEL_RESIZE_NEAREST
         case .resizeBilinear: return CI8_KERNEL_RESIZE_BILINEAR
@@ -523,7 +523,12 @@ enum OpPlanner {
         let qo = try c.int8Quantization(output, "output")
         switch input.type {
         case .float32:
-            return PlannedOp(op: c.op, kernel: .quantizeFloat(scale: qo.scale, zeroPoint: qo.zeroPoint, count: input.elementCount))
+            var d = ci8_quantize_f32()
+            d.count = input.elementCount
+            d.scale = qo.scale
+            d.zero_point = qo.zeroPoint
+            try check(ci8_quantize_f32_select(c.kernels, &d), c)
+            return PlannedOp(op: c.op, kernel: .quantizeFloat(d))
         case .int8:
             let qi = try c.int8Quantization(input, "input")
             var q = ci8_unary_quant(input_scale: qi.scale, output_scale: qo.scale,
