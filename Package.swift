@@ -46,7 +46,7 @@ let package = Package(
         // and whatever an embedding program adds), with reconnects, statistics and telemetry.
         .target(name: "Streaming", dependencies: ["Imaging", "FrameCapture", "FacePipeline", "Adaptation", "Int8Runtime"]),
         // `--mqtt`: frames with faces to an MQTT broker through libmosquitto, off the loop thread.
-        .target(name: "MQTTPublisher", dependencies: ["CMosquitto", "Streaming"]),
+        .target(name: "MQTTPublisher", dependencies: ["CMosquitto", "Streaming", "Int8Runtime"]),
         // The live preview over HTTP: the page, MJPEG, Server-Sent Events, /metrics, /healthz.
         // An adapter at the edge like the command-line tool: it uses FoundationEssentials for
         // `Data`, which FlyingSocks' write API takes; the core targets stay without Foundation.

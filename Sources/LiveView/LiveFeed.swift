@@ -141,17 +141,3 @@ final class SampleRing: @unchecked Sendable {
         }
     }
 }
-
-/// Runs `body` on its own detached POSIX thread (for blocking waits that must not occupy one of
-/// Swift concurrency's few cooperative threads).
-func startThread(_ body: @escaping @Sendable () -> Void) {
-    final class Box { let body: @Sendable () -> Void; init(_ body: @escaping @Sendable () -> Void) { self.body = body } }
-    let box = Unmanaged.passRetained(Box(body)).toOpaque()
-    var thread = pthread_t()
-    let status = pthread_create(&thread, nil, { arg in
-        Unmanaged<Box>.fromOpaque(arg!).takeRetainedValue().body()
-        return nil
-    }, box)
-    precondition(status == 0, "pthread_create failed (\(status))")
-    pthread_detach(thread)
-}

@@ -22,7 +22,7 @@ public final class PreviewSink: FrameSink {
         self.feed = feed
         interval = UInt64(1e9 / max(0.1, streamFPS))
         let feed = self.feed
-        startThread { encodeFrames(feed) }
+        JoinableThread.detached { encodeFrames(feed) }
     }
 
     /// The answer of `wantsImage` for the frame in progress.

@@ -12,6 +12,7 @@
 import Glibc
 #endif
 import CMosquitto
+import Int8Runtime  // monotonicNanoseconds
 import Streaming
 
 public enum MQTTQoS: Int32, Sendable {
@@ -51,7 +52,7 @@ final class MQTTConnection {
     private var publisher: JoinableThread?
 
     // Guarded by `state`.
-    private let state = Condition()
+    private let state = Monitor()
     private var connected = false
     private var everConnected = false
     private var announcedDown = false
@@ -70,7 +71,7 @@ final class MQTTConnection {
     }
 
     var snapshot: MQTTCounts {
-        var c = state.read { () -> MQTTCounts in
+        var c = state.withLock { () -> MQTTCounts in
             var c = counts
             c.inFlight = outstanding
             return c
@@ -108,10 +109,10 @@ final class MQTTConnection {
         state.update { stopping = true }
         publisher?.join()
         publisher = nil
-        let wasConnected = state.read { connected }
+        let wasConnected = state.withLock { connected }
         // A clean goodbye suppresses the will, so the offline status is published by hand.
         if wasConnected {
-            let deadline = monotonicNs() + MQTTConnection.flushTimeoutNs
+            let deadline = monotonicNanoseconds() + MQTTConnection.flushTimeoutNs
             let queued = state.update {
                 statusDone = false
                 return publishStatus("offline")
@@ -141,15 +142,15 @@ final class MQTTConnection {
         }
         var flushDeadline: UInt64?
         while true {
-            let now = monotonicNs()
+            let now = monotonicNanoseconds()
             // Wait until a message may go out; on stop, keep sending only while connected,
             // for a bounded time.
             let canSend = state.wait(until: { (connected && outstanding < maxOutstanding) || stopping },
                                      deadlineNs: now + 250_000_000)
-            let (isStopping, isConnected, roomLeft) = state.read { (stopping, connected, outstanding < maxOutstanding) }
+            let (isStopping, isConnected, roomLeft) = state.withLock { (stopping, connected, outstanding < maxOutstanding) }
             if isStopping {
                 if flushDeadline == nil { flushDeadline = now + MQTTConnection.flushTimeoutNs }
-                guard isConnected, monotonicNs() < flushDeadline! else { return }
+                guard isConnected, monotonicNanoseconds() < flushDeadline! else { return }
                 if !roomLeft {  // waiting for mosquitto to send what it has
                     _ = state.wait(until: { outstanding < maxOutstanding || !connected }, deadlineNs: flushDeadline!)
                     continue

@@ -5,13 +5,15 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Int8Runtime  // monotonicNanoseconds
 
-/// A pthread mutex and condition variable at a stable heap address.
-final class Monitor: @unchecked Sendable {
+/// A pthread mutex and condition variable at a stable heap address (the hand-offs below, the
+/// telemetry, and the MQTT publisher's connection state).
+public final class Monitor: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
-    init() {
+    public init() {
         pthread_mutex_init(mutex, nil)
         var attributes = pthread_condattr_t()
         pthread_condattr_init(&attributes)
@@ -26,31 +28,48 @@ final class Monitor: @unchecked Sendable {
     }
 
     /// Runs `body` under the lock if it is free right now; nil when another thread holds it.
-    @inline(__always) func withLockIfAvailable<R>(_ body: () -> R) -> R? {
+    @inline(__always) public func withLockIfAvailable<R>(_ body: () -> R) -> R? {
         guard pthread_mutex_trylock(mutex) == 0 else { return nil }
         defer { pthread_mutex_unlock(mutex) }
         return body()
     }
 
-    @inline(__always) func withLock<R>(_ body: () -> R) -> R {
+    @inline(__always) public func withLock<R>(_ body: () -> R) -> R {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return body()
     }
 
+    /// Runs `body` under the lock and wakes the waiters (what it changes may be what they wait for).
+    public func update<R>(_ body: () -> R) -> R {
+        pthread_mutex_lock(mutex)
+        defer { pthread_cond_broadcast(condition); pthread_mutex_unlock(mutex) }
+        return body()
+    }
+
     /// Waits under the lock until `ready()` holds or `timeoutMs` passes; then runs `body`.
     func wait<R>(until ready: () -> Bool, timeoutMs: Int, _ body: () -> R) -> R {
-        var deadline = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &deadline)
-        let ns = Int(deadline.tv_nsec) + (timeoutMs % 1000) * 1_000_000
-        deadline.tv_sec += timeoutMs / 1000 + ns / 1_000_000_000
-        deadline.tv_nsec = ns % 1_000_000_000
+        let deadlineNs = monotonicNanoseconds() + UInt64(max(timeoutMs, 0)) * 1_000_000
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
-        while !ready() {
-            if pthread_cond_timedwait(condition, mutex, &deadline) == ETIMEDOUT { break }
-        }
+        waitLocked(until: ready, deadlineNs: deadlineNs)
         return body()
+    }
+
+    /// Waits under the lock until `ready()` or the CLOCK_MONOTONIC `deadlineNs`; returns `ready()`.
+    public func wait(until ready: () -> Bool, deadlineNs: UInt64) -> Bool {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return waitLocked(until: ready, deadlineNs: deadlineNs)
+    }
+
+    @discardableResult
+    private func waitLocked(until ready: () -> Bool, deadlineNs: UInt64) -> Bool {
+        var deadline = timespec(tv_sec: Int(deadlineNs / 1_000_000_000), tv_nsec: Int(deadlineNs % 1_000_000_000))
+        while !ready() {
+            if pthread_cond_timedwait(condition, mutex, &deadline) == ETIMEDOUT { return ready() }
+        }
+        return true
     }
 
     func broadcast() { pthread_cond_broadcast(condition) }
