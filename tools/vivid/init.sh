@@ -18,21 +18,28 @@ while [ ! -e /dev/video0 ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
 FC=/bin/facecam
 MODELS=/models
 
-# Long-run mode (tools/long-run --vivid): facecam_longrun=FRAMES:EVERY on the kernel command
-# line. One long capture; facecam's resident memory every EVERY frames, then power off.
+# Long-run mode (tools/long-run --vivid): facecam_longrun=FRAMES:EVERY:MODE on the kernel
+# command line. One long capture; facecam's resident memory every EVERY frames, then power off.
+# MODE run: the whole pipeline on YUYV 640x480 (under TCG a few frames a second); capture:
+# `devices --probe`, every frame of YUYV 320x180 at 60 fps, no inference.
 longrun=$(tr ' ' '\n' < /proc/cmdline | sed -n 's/^facecam_longrun=//p')
 if [ -n "$longrun" ]; then
-    frames=${longrun%%:*}; every=${longrun##*:}
+    frames=${longrun%%:*}; rest=${longrun#*:}; every=${rest%%:*}; mode=${rest#*:}
     mkfifo /tmp/frames
-    $FC run --source /dev/video0 --format yuyv --size 640x480 --models "$MODELS" --threads 1 \
-        --max-frames "$frames" --summary-interval 0 > /tmp/frames 2> /tmp/long.err & pid=$!
+    if [ "$mode" = capture ]; then
+        $FC devices --probe /dev/video0 --format yuyv --size 320x180 --fps 60 --frames "$frames" \
+            > /tmp/frames 2> /tmp/long.err & pid=$!
+    else
+        $FC run --source /dev/video0 --format yuyv --size 640x480 --models "$MODELS" --threads 1 \
+            --max-frames "$frames" --summary-interval 0 > /tmp/frames 2> /tmp/long.err & pid=$!
+    fi
     awk -v pid="$pid" -v every="$every" '
         function rss(   line, f, r, a) {
             f = "/proc/" pid "/status"; r = 0
             while ((getline line < f) > 0) if (line ~ /^VmRSS:/) { split(line, a, " "); r = a[2] }
             close(f); return r / 1024
         }
-        NR == 100 || NR % every == 0 { printf "VIVID_LONGRUN frame %7d: RSS %7.1f MB\n", NR, rss(); fflush() }
+        /"frame"/ { n++; if (n == 100 || n % every == 0) { printf "VIVID_LONGRUN frame %7d: RSS %7.1f MB\n", n, rss(); fflush() } }
     ' < /tmp/frames
     wait $pid; rc=$?
     sed 's/^/VIVID_LONGRUN_LOG /' /tmp/long.err | tail -n 5
@@ -128,9 +135,11 @@ fault drop 20 "percentage_of_dropped_buffers=50"
 MODE=$capture_saved
 set_ctrl percentage_of_dropped_buffers=0
 dropped=$(grep '"frame"' /tmp/drop.out | tail -n 1 | sed -n 's/.*"dropped":\([0-9]*\).*/\1/p')
+# Frames before the injection may also miss a sequence number when the VM's one CPU is
+# starved (a loaded host): the check is that the count rises by the injected drops.
 early=$(grep '"frame":2,' /tmp/drop.out | sed -n 's/.*"dropped":\([0-9]*\).*/\1/p')
-if [ $rc -eq 0 ] && [ "${dropped:-0}" -ge 5 ] && [ "${early:-1}" -eq 0 ]; then
-    pass "driver drops 50% (probe): 0 dropped before, $dropped after, counted from sequence gaps, exit 0"
+if [ $rc -eq 0 ] && [ -n "$early" ] && [ "${dropped:-0}" -ge $((early + 5)) ]; then
+    pass "driver drops 50% (probe): $early dropped before, $dropped after, counted from sequence gaps, exit 0"
 else fail "drop" "rc=$rc dropped=${dropped:-?} before=${early:-?}"; fi
 
 fault stream-error 12 "inject_vidioc_streamon_error=1 inject_fatal_streaming_error=1" --reconnect 3
