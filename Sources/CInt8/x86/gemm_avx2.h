@@ -4,7 +4,7 @@
 // Prepared layout (all blocks 64-byte aligned):
 //   header   ci8_avx2_gemm_header
 //   int32    mult[ocp], lshift[ocp], rshift[ocp], rshift1[ocp], rbit[ocp], bias_adjusted[ocp]
-//   int64    nudge[ocp], shift64[ocp]; int32 zfix[ocp] (ci8_avx2_requant)
+//   int64    nudge[ocp], twice[ocp]; int32 zpv[ocp] (ci8_avx2_requant)
 //   int16    weights: output channels in groups of 16 (then one group of 8 when ocp % 16 == 8);
 //            a group of NR channels is [kp / 2][NR][2]: for each pair of reduction indices
 //            (k, k + 1) one 32-bit word per channel, w[k] low and w[k + 1] high, which is what
@@ -26,7 +26,7 @@ typedef struct ci8_avx2_gemm_header {
 } ci8_avx2_gemm_header;
 
 typedef struct ci8_avx2_gemm_layout {
-  size_t vec, mult, lshift, rshift, rshift1, rbit, bias, nudge, shift64, zfix, weights, total;
+  size_t vec, mult, lshift, rshift, rshift1, rbit, bias, nudge, twice, zpv, weights, total;
   int32_t kp, ocp;
 } ci8_avx2_gemm_layout;
 
@@ -42,9 +42,9 @@ static inline ci8_avx2_gemm_layout ci8_avx2_gemm_layout_of(int32_t k, int32_t oc
   l.rbit = l.rshift1 + l.vec;
   l.bias = l.rbit + l.vec;
   l.nudge = l.bias + l.vec;
-  l.shift64 = l.nudge + 2 * l.vec;
-  l.zfix = l.shift64 + 2 * l.vec;
-  l.weights = l.zfix + l.vec;
+  l.twice = l.nudge + 2 * l.vec;
+  l.zpv = l.twice + 2 * l.vec;
+  l.weights = l.zpv + l.vec;
   l.total = l.weights + CI8_ALIGN64(sizeof(int16_t) * (size_t)l.kp * (size_t)l.ocp);
   return l;
 }
@@ -60,7 +60,7 @@ static inline void ci8_avx2_gemm_pack(void *prepared, int32_t k, int32_t oc, con
                    (int32_t *)(base + l.lshift), (int32_t *)(base + l.rshift),
                    (int32_t *)(base + l.rshift1), (int32_t *)(base + l.rbit));
   ci8_avx2_rq_fill_requant(oc, l.ocp, shift, output_zero_point, (int64_t *)(base + l.nudge),
-                           (int64_t *)(base + l.shift64), (int32_t *)(base + l.zfix));
+                           (int64_t *)(base + l.twice), (int32_t *)(base + l.zpv));
   ci8_avx2_gemm_header *h = (ci8_avx2_gemm_header *)base;
   h->k = k;
   h->kp = l.kp;
@@ -190,13 +190,13 @@ CI8_AVX2_INLINE ci8_avx2_out ci8_avx2_out_of(const void *prepared, int32_t outpu
   const ci8_avx2_gemm_layout l = ci8_avx2_gemm_layout_of(h->k, h->oc);
   ci8_avx2_out o;
   o.rq.mult = (const int32_t *)(base + l.mult);
-  o.rq.lshift = (const int32_t *)(base + l.lshift);
+  o.rq.lshift = ci8_avx2_rq_lshift_or_null((const int32_t *)(base + l.lshift), l.ocp);
   o.rq.rshift = (const int32_t *)(base + l.rshift);
   o.rq.rshift1 = (const int32_t *)(base + l.rshift1);
   o.rq.rbit = (const int32_t *)(base + l.rbit);
   o.rq.nudge = (const int64_t *)(base + l.nudge);
-  o.rq.shift64 = (const int64_t *)(base + l.shift64);
-  o.rq.zfix = (const int32_t *)(base + l.zfix);
+  o.rq.twice = (const int64_t *)(base + l.twice);
+  o.rq.zp = (const int32_t *)(base + l.zpv);
   o.bias = (const int32_t *)(base + l.bias);
   o.weights = (const int16_t *)(base + l.weights);
   o.kp = h->kp;
