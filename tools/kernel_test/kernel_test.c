@@ -683,6 +683,14 @@ CI8_AVX2 static long requant_cases(long n) {
       rq.lshift = ci8_avx2_rq_lshift_or_null(ls, 8);
       if (rq.lshift != NULL) ++bad;  // every shift <= 0: must be NULL
     }
+    if (i % 3 == 0) {  // every channel rounding (r > 0): the kernels pass twice = NULL then
+      for (int j = 0; j < 8; ++j) shift[j] = shift[j] < 0 ? shift[j] : -rint_in(1, 31);
+      ci8_avx2_rq_fill(8, 8, mult, shift, m, ls, rs, rs1, rb);
+      ci8_avx2_rq_fill_requant(8, 8, shift, zp, nudge, twice, zp_vec);
+      rq.lshift = ci8_avx2_rq_lshift_or_null(ls, 8);
+      rq.twice = ci8_avx2_rq_twice_or_null(twice, 8);
+      if (rq.twice != NULL || rq.lshift != NULL) ++bad;  // every r > 0: both NULL
+    }
     _mm256_storeu_si256((__m256i *)got,
                         ci8_avx2_requant(_mm256_loadu_si256((const __m256i *)acc), &rq, 0));
     for (int j = 0; j < 8; ++j) {

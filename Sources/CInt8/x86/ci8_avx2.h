@@ -32,7 +32,7 @@ typedef struct ci8_avx2_rq {
   // ci8_avx2_requant's constants (ci8_avx2_rq_fill_requant), per group of 8 channels in lane
   // order (the 4 even channels, then the 4 odd ones) for the int64 arrays:
   const int64_t *nudge;   // 2^30 + (r > 0 ? 2^(30 + r) : 0), r = rshift
-  const int64_t *twice;   // all ones where r == 0, else 0
+  const int64_t *twice;   // all ones where r == 0 (padded channels: 0); NULL when none is
   const int32_t *zp;      // output zero point, natural order
 } ci8_avx2_rq;
 
@@ -50,7 +50,8 @@ static inline void ci8_avx2_rq_fill(int32_t count, int32_t padded, const int32_t
   }
 }
 
-// ci8_avx2_requant's constants from TFLite shifts; padded channels get r = 0.
+// ci8_avx2_requant's constants from TFLite shifts; padded channels get r = 0 and twice = 0
+// (their lanes are never stored).
 static inline void ci8_avx2_rq_fill_requant(int32_t count, int32_t padded, const int32_t *shift,
                                             int32_t output_zero_point, int64_t *nudge,
                                             int64_t *twice, int32_t *zp) {
@@ -60,15 +61,21 @@ static inline void ci8_avx2_rq_fill_requant(int32_t count, int32_t padded, const
     int64_t n = INT64_C(1) << 30;
     if (r > 0) n += INT64_C(1) << (30 + r);
     nudge[lane] = n;
-    twice[lane] = r == 0 ? -1 : 0;
+    twice[lane] = (c < count && r == 0) ? -1 : 0;
     zp[c] = output_zero_point;
   }
 }
 
-// The lshift array when some channel shifts left, else NULL (ci8_avx2_requant then skips it).
+// The lshift array when some channel shifts left, else NULL (ci8_avx2_requant then skips it);
+// the same for twice (no channel with r == 0).
 static inline const int32_t *ci8_avx2_rq_lshift_or_null(const int32_t *lshift, int32_t count) {
   for (int32_t c = 0; c < count; ++c)
     if (lshift[c] != 0) return lshift;
+  return NULL;
+}
+static inline const int64_t *ci8_avx2_rq_twice_or_null(const int64_t *twice, int32_t count) {
+  for (int32_t c = 0; c < count; ++c)
+    if (twice[c] != 0) return twice;
   return NULL;
 }
 
@@ -90,10 +97,12 @@ CI8_AVX2_INLINE __m256i ci8_avx2_requant(__m256i acc, const ci8_avx2_rq *rq, int
   __m256i odd = _mm256_mul_epi32(_mm256_shuffle_epi32(x, 0xF5), _mm256_shuffle_epi32(m, 0xF5));
   even = _mm256_add_epi64(even, _mm256_loadu_si256((const __m256i *)(rq->nudge + c)));
   odd = _mm256_add_epi64(odd, _mm256_loadu_si256((const __m256i *)(rq->nudge + c + 4)));
-  even = _mm256_add_epi64(
-      even, _mm256_and_si256(even, _mm256_loadu_si256((const __m256i *)(rq->twice + c))));
-  odd = _mm256_add_epi64(
-      odd, _mm256_and_si256(odd, _mm256_loadu_si256((const __m256i *)(rq->twice + c + 4))));
+  if (rq->twice) {
+    even = _mm256_add_epi64(
+        even, _mm256_and_si256(even, _mm256_loadu_si256((const __m256i *)(rq->twice + c))));
+    odd = _mm256_add_epi64(
+        odd, _mm256_and_si256(odd, _mm256_loadu_si256((const __m256i *)(rq->twice + c + 4))));
+  }
   // The high 32 bits of every 64-bit lane, in channel order.
   const __m256i h = _mm256_blend_epi32(_mm256_shuffle_epi32(even, 0xF5), odd, 0xAA);
   const __m256i q = _mm256_srav_epi32(h, _mm256_loadu_si256((const __m256i *)(rq->rshift1 + c)));

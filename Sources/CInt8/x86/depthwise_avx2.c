@@ -253,7 +253,7 @@ CI8_AVX2 void ci8_avx2_depthwise_conv2d_run(const ci8_conv2d *op, const int8_t *
   k.rq.rshift1 = (const int32_t *)(base + l.rshift1);
   k.rq.rbit = (const int32_t *)(base + l.rbit);
   k.rq.nudge = (const int64_t *)(base + l.nudge);
-  k.rq.twice = (const int64_t *)(base + l.twice);
+  k.rq.twice = ci8_avx2_rq_twice_or_null((const int64_t *)(base + l.twice), l.ocp);
   k.rq.zp = (const int32_t *)(base + l.zpv);
   k.bias = (const int32_t *)(base + l.bias);
   k.weights = (const int16_t *)(base + l.weights);

@@ -195,7 +195,7 @@ CI8_AVX2_INLINE ci8_avx2_out ci8_avx2_out_of(const void *prepared, int32_t outpu
   o.rq.rshift1 = (const int32_t *)(base + l.rshift1);
   o.rq.rbit = (const int32_t *)(base + l.rbit);
   o.rq.nudge = (const int64_t *)(base + l.nudge);
-  o.rq.twice = (const int64_t *)(base + l.twice);
+  o.rq.twice = ci8_avx2_rq_twice_or_null((const int64_t *)(base + l.twice), l.ocp);
   o.rq.zp = (const int32_t *)(base + l.zpv);
   o.bias = (const int32_t *)(base + l.bias);
   o.weights = (const int16_t *)(base + l.weights);
