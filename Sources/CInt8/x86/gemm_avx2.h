@@ -109,7 +109,22 @@ CI8_AVX2_INLINE void ci8_avx2_gemm_4x16(const int16_t *a0, const int16_t *a1, co
   __m256i c00 = _mm256_loadu_si256((const __m256i *)bias);
   __m256i c01 = _mm256_loadu_si256((const __m256i *)(bias + 8));
   __m256i c10 = c00, c11 = c01, c20 = c00, c21 = c01, c30 = c00, c31 = c01;
-  for (int32_t i = 0; i < kp2; ++i) {
+  int32_t i = 0;
+  for (; i + 1 < kp2; i += 2) {  // two pairs per trip: less loop bookkeeping per vpmaddwd
+    __m256i w0 = _mm256_loadu_si256((const __m256i *)(w + 32 * (size_t)i));
+    __m256i w1 = _mm256_loadu_si256((const __m256i *)(w + 32 * (size_t)i + 16));
+    CI8_GEMM_STEP16(a0, c00, c01);
+    CI8_GEMM_STEP16(a1, c10, c11);
+    CI8_GEMM_STEP16(a2, c20, c21);
+    CI8_GEMM_STEP16(a3, c30, c31);
+    w0 = _mm256_loadu_si256((const __m256i *)(w + 32 * (size_t)i + 32));
+    w1 = _mm256_loadu_si256((const __m256i *)(w + 32 * (size_t)i + 48));
+    CI8_GEMM_STEP16(a0 + 2, c00, c01);
+    CI8_GEMM_STEP16(a1 + 2, c10, c11);
+    CI8_GEMM_STEP16(a2 + 2, c20, c21);
+    CI8_GEMM_STEP16(a3 + 2, c30, c31);
+  }
+  if (i < kp2) {
     const __m256i w0 = _mm256_loadu_si256((const __m256i *)(w + 32 * (size_t)i));
     const __m256i w1 = _mm256_loadu_si256((const __m256i *)(w + 32 * (size_t)i + 16));
     CI8_GEMM_STEP16(a0, c00, c01);
