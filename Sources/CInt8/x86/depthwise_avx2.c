@@ -25,6 +25,7 @@
 
 typedef struct dw_header {
   int32_t taps, pairs, oc, ocp;
+  int32_t any_lshift, any_twice;  // ci8_avx2_requant's optional steps, decided at prepare
 } dw_header;
 
 #define DW_HEADER CI8_ALIGN64(sizeof(dw_header))
@@ -110,6 +111,8 @@ ci8_status ci8_avx2_depthwise_conv2d_prepare(ci8_conv2d *op, const int8_t *filte
   h->pairs = l.pairs;
   h->oc = oc;
   h->ocp = l.ocp;
+  h->any_lshift = ci8_avx2_rq_lshift_or_null((const int32_t *)(base + l.lshift), l.ocp) != NULL;
+  h->any_twice = ci8_avx2_rq_twice_or_null((const int64_t *)(base + l.twice), l.ocp) != NULL;
   op->prepared = prepared;
   return CI8_OK;
 }
@@ -248,12 +251,13 @@ CI8_AVX2 void ci8_avx2_depthwise_conv2d_run(const ci8_conv2d *op, const int8_t *
   if (row_end <= row_begin || ow <= 0) return;
   dw_ctx k;
   k.rq.mult = (const int32_t *)(base + l.mult);
-  k.rq.lshift = ci8_avx2_rq_lshift_or_null((const int32_t *)(base + l.lshift), l.ocp);
+  const dw_header *h = (const dw_header *)base;
+  k.rq.lshift = h->any_lshift ? (const int32_t *)(base + l.lshift) : NULL;
   k.rq.rshift = (const int32_t *)(base + l.rshift);
   k.rq.rshift1 = (const int32_t *)(base + l.rshift1);
   k.rq.rbit = (const int32_t *)(base + l.rbit);
   k.rq.nudge = (const int64_t *)(base + l.nudge);
-  k.rq.twice = ci8_avx2_rq_twice_or_null((const int64_t *)(base + l.twice), l.ocp);
+  k.rq.twice = h->any_twice ? (const int64_t *)(base + l.twice) : NULL;
   k.rq.zp = (const int32_t *)(base + l.zpv);
   k.bias = (const int32_t *)(base + l.bias);
   k.weights = (const int16_t *)(base + l.weights);

@@ -23,6 +23,7 @@
 
 typedef struct ci8_avx2_gemm_header {
   int32_t k, kp, oc, ocp;
+  int32_t any_lshift, any_twice;  // ci8_avx2_requant's optional steps, decided at prepare
 } ci8_avx2_gemm_header;
 
 typedef struct ci8_avx2_gemm_layout {
@@ -66,6 +67,8 @@ static inline void ci8_avx2_gemm_pack(void *prepared, int32_t k, int32_t oc, con
   h->kp = l.kp;
   h->oc = oc;
   h->ocp = l.ocp;
+  h->any_lshift = ci8_avx2_rq_lshift_or_null((const int32_t *)(base + l.lshift), l.ocp) != NULL;
+  h->any_twice = ci8_avx2_rq_twice_or_null((const int64_t *)(base + l.twice), l.ocp) != NULL;
   int32_t *badj = (int32_t *)(base + l.bias);
   for (int32_t c = 0; c < l.ocp; ++c) {
     int32_t sum = 0;
@@ -205,12 +208,12 @@ CI8_AVX2_INLINE ci8_avx2_out ci8_avx2_out_of(const void *prepared, int32_t outpu
   const ci8_avx2_gemm_layout l = ci8_avx2_gemm_layout_of(h->k, h->oc);
   ci8_avx2_out o;
   o.rq.mult = (const int32_t *)(base + l.mult);
-  o.rq.lshift = ci8_avx2_rq_lshift_or_null((const int32_t *)(base + l.lshift), l.ocp);
+  o.rq.lshift = h->any_lshift ? (const int32_t *)(base + l.lshift) : NULL;
   o.rq.rshift = (const int32_t *)(base + l.rshift);
   o.rq.rshift1 = (const int32_t *)(base + l.rshift1);
   o.rq.rbit = (const int32_t *)(base + l.rbit);
   o.rq.nudge = (const int64_t *)(base + l.nudge);
-  o.rq.twice = ci8_avx2_rq_twice_or_null((const int64_t *)(base + l.twice), l.ocp);
+  o.rq.twice = h->any_twice ? (const int64_t *)(base + l.twice) : NULL;
   o.rq.zp = (const int32_t *)(base + l.zpv);
   o.bias = (const int32_t *)(base + l.bias);
   o.weights = (const int16_t *)(base + l.weights);
