@@ -126,6 +126,10 @@ static void run_split(run_fn fn, void *ctx, int32_t total) {
   {.input_height = ih, .input_width = iw, .input_channels = ic, .output_height = oh,      \
    .output_width = ow, .output_channels = oc, .filter_height = k, .filter_width = k,     \
    .stride_height = s, .padding_top = pt, .padding_left = pl}
+#define LR(ih, iw, ic, oh, ow, oc, kh, kw, s, pt, pl) /* a kh x kw filter */              \
+  {.input_height = ih, .input_width = iw, .input_channels = ic, .output_height = oh,      \
+   .output_width = ow, .output_channels = oc, .filter_height = kh, .filter_width = kw,   \
+   .stride_height = s, .padding_top = pt, .padding_left = pl}
 static const ci8_conv2d k_model_convs[] = {
     L(64, 64, 1, 62, 62, 8, 3, 1, 0, 0),      // expression op 0
     L(62, 62, 8, 60, 60, 8, 3, 1, 0, 0),      // expression op 1
@@ -139,6 +143,8 @@ static const ci8_conv2d k_model_convs[] = {
     L(16, 16, 88, 16, 16, 2, 1, 1, 0, 0),     // blazeface op 46
     L(16, 16, 88, 16, 16, 32, 1, 1, 0, 0),    // blazeface op 48
     L(48, 48, 3, 46, 46, 32, 3, 1, 0, 0),     // onet-like first layer (3x3 VALID)
+    LR(49, 10, 1, 25, 5, 64, 10, 4, 2, 4, 1), // MLPerf Tiny keyword spotting op 1 (10x4 s2)
+    L(25, 5, 64, 25, 5, 64, 1, 1, 0, 0),      // keyword spotting ops 3, 5, 7, 9
 };
 static const ci8_conv2d k_model_depthwise[] = {
     L(64, 64, 24, 64, 64, 24, 3, 1, 1, 1),    // blazeface op 1
@@ -153,8 +159,10 @@ static const ci8_conv2d k_model_depthwise[] = {
     L(48, 48, 8, 48, 48, 8, 3, 1, 1, 1),      // visual wake words op 2
     L(48, 48, 16, 24, 24, 16, 3, 2, 0, 0),    // visual wake words op 4 (stride 2)
     L(3, 3, 256, 3, 3, 256, 3, 1, 1, 1),      // visual wake words op 26
+    L(25, 5, 64, 25, 5, 64, 3, 1, 1, 1),      // keyword spotting ops 2, 4, 6, 8 (5 wide)
 };
 #undef L
+#undef LR
 static const ci8_conv2d *g_fixed_conv;  // when set, conv_cases cycles through these shapes
 static long g_fixed_conv_count;
 typedef struct conv_case {
@@ -211,6 +219,10 @@ static long conv_cases(int depthwise, long n, const ci8_kernels *ref_k, const ci
     op.batches = chance(85) ? 1 : rint_in(1, 3);
     op.input_height = rint_in(1, 14);
     op.input_width = rint_in(1, 14);
+    if (chance(5)) {  // big enough that the depthwise kernel splits the rows into several bands
+      op.input_height = rint_in(15, 40);
+      op.input_width = rint_in(20, 48);
+    }
     op.depth_multiplier = depthwise ? (chance(60) ? 1 : rint_in(1, 3)) : 1;
     op.input_channels = (!depthwise && chance(15)) ? rint_in(1, 4) : rchannels();
     op.output_channels = depthwise ? op.input_channels * op.depth_multiplier : rchannels();
@@ -646,8 +658,8 @@ CI8_AVX2 static long requant_cases(long n) {
                                     1 << 30, -(1 << 30), 12345, -12345};
   long bad = 0;
   for (long i = 0; i < n; ++i) {
-    int32_t mult[8], shift[8], acc[8], m[8], ls[8], rs[8], rs1[8], rb[8], zfix[8], got[8];
-    int64_t nudge[8], shift64[8];
+    int32_t mult[8], shift[8], acc[8], m[8], ls[8], rs[8], rs1[8], rb[8], zp_vec[8], got[8];
+    int64_t nudge[8], twice[8];
     const int32_t zp = rint_in(-128, 127);
     for (int j = 0; j < 8; ++j) {
       const int k = rint_in(0, 9);
@@ -661,8 +673,24 @@ CI8_AVX2 static long requant_cases(long n) {
       else acc[j] = (int32_t)rnd64() >> rint_in(0, 24);
     }
     ci8_avx2_rq_fill(8, 8, mult, shift, m, ls, rs, rs1, rb);
-    ci8_avx2_rq_fill_requant(8, 8, shift, zp, nudge, shift64, zfix);
-    ci8_avx2_rq rq = {m, ls, rs, rs1, rb, nudge, shift64, zfix};
+    ci8_avx2_rq_fill_requant(8, 8, shift, zp, nudge, twice, zp_vec);
+    ci8_avx2_rq rq = {m, ls, rs, rs1, rb, nudge, twice, zp_vec};
+    // Every other case with no left shift: the kernels pass lshift = NULL then.
+    if (i & 1) {
+      for (int j = 0; j < 8; ++j) shift[j] = shift[j] > 0 ? -shift[j] : shift[j];
+      ci8_avx2_rq_fill(8, 8, mult, shift, m, ls, rs, rs1, rb);
+      ci8_avx2_rq_fill_requant(8, 8, shift, zp, nudge, twice, zp_vec);
+      rq.lshift = ci8_avx2_rq_lshift_or_null(ls, 8);
+      if (rq.lshift != NULL) ++bad;  // every shift <= 0: must be NULL
+    }
+    if (i % 3 == 0) {  // every channel rounding (r > 0): the kernels pass twice = NULL then
+      for (int j = 0; j < 8; ++j) shift[j] = shift[j] < 0 ? shift[j] : -rint_in(1, 31);
+      ci8_avx2_rq_fill(8, 8, mult, shift, m, ls, rs, rs1, rb);
+      ci8_avx2_rq_fill_requant(8, 8, shift, zp, nudge, twice, zp_vec);
+      rq.lshift = ci8_avx2_rq_lshift_or_null(ls, 8);
+      rq.twice = ci8_avx2_rq_twice_or_null(twice, 8);
+      if (rq.twice != NULL || rq.lshift != NULL) ++bad;  // every r > 0: both NULL
+    }
     _mm256_storeu_si256((__m256i *)got,
                         ci8_avx2_requant(_mm256_loadu_si256((const __m256i *)acc), &rq, 0));
     for (int j = 0; j < 8; ++j) {

@@ -25,15 +25,15 @@
 // Per-channel requantization parameters, each an int32 array of the padded channel count.
 typedef struct ci8_avx2_rq {
   const int32_t *mult;    // quantized multiplier
-  const int32_t *lshift;  // max(shift, 0)
+  const int32_t *lshift;  // max(shift, 0); ci8_avx2_requant skips it when NULL (all zero)
   const int32_t *rshift;  // max(-shift, 0)
   const int32_t *rshift1; // max(-shift - 1, 0)
   const int32_t *rbit;    // 1 where rshift > 0, else 0
   // ci8_avx2_requant's constants (ci8_avx2_rq_fill_requant), per group of 8 channels in lane
   // order (the 4 even channels, then the 4 odd ones) for the int64 arrays:
-  const int64_t *nudge;   // 2^30 + (r > 0 ? 2^(30 + r) : 0) + 2^63 (wrapping), r = rshift
-  const int64_t *shift64; // 31 + r
-  const int32_t *zfix;    // output zero point - 2^(32 - r) (mod 2^32), natural order
+  const int64_t *nudge;   // 2^30 + (r > 0 ? 2^(30 + r) : 0), r = rshift
+  const int64_t *twice;   // all ones where r == 0 (padded channels: 0); NULL when none is
+  const int32_t *zp;      // output zero point, natural order
 } ci8_avx2_rq;
 
 // Fills the five arrays from TFLite (multiplier, shift) pairs; padded channels get zeros.
@@ -50,51 +50,72 @@ static inline void ci8_avx2_rq_fill(int32_t count, int32_t padded, const int32_t
   }
 }
 
-// ci8_avx2_requant's constants from TFLite shifts; padded channels get r = 0.
+// ci8_avx2_requant's constants from TFLite shifts; padded channels get r = 0 and twice = 0
+// (their lanes are never stored).
 static inline void ci8_avx2_rq_fill_requant(int32_t count, int32_t padded, const int32_t *shift,
                                             int32_t output_zero_point, int64_t *nudge,
-                                            int64_t *shift64, int32_t *zfix) {
+                                            int64_t *twice, int32_t *zp) {
   for (int32_t c = 0; c < padded; ++c) {
     const int32_t s = c < count ? shift[c] : 0, r = s > 0 ? 0 : -s;  // r in [0, 31]
     const int32_t lane = (c & ~7) + ((c & 1) ? 4 + (c & 7) / 2 : (c & 7) / 2);
-    uint64_t n = (UINT64_C(1) << 30) + (UINT64_C(1) << 63);
-    if (r > 0) n += UINT64_C(1) << (30 + r);
-    nudge[lane] = (int64_t)n;
-    shift64[lane] = 31 + r;
-    // 2^(63 - (31 + r)) = 2^(32 - r): 0 mod 2^32 for r == 0.
-    const uint32_t fix = r == 0 ? 0u : (uint32_t)(UINT64_C(1) << (32 - r));
-    zfix[c] = (int32_t)(fix - (uint32_t)output_zero_point);
+    int64_t n = INT64_C(1) << 30;
+    if (r > 0) n += INT64_C(1) << (30 + r);
+    nudge[lane] = n;
+    twice[lane] = (c < count && r == 0) ? -1 : 0;
+    zp[c] = output_zero_point;
   }
 }
 
+// The lshift array when some channel shifts left, else NULL (ci8_avx2_requant then skips it);
+// the same for twice (no channel with r == 0).
+static inline const int32_t *ci8_avx2_rq_lshift_or_null(const int32_t *lshift, int32_t count) {
+  for (int32_t c = 0; c < count; ++c)
+    if (lshift[c] != 0) return lshift;
+  return NULL;
+}
+static inline const int64_t *ci8_avx2_rq_twice_or_null(const int64_t *twice, int32_t count) {
+  for (int32_t c = 0; c < count; ++c)
+    if (twice[c] != 0) return twice;
+  return NULL;
+}
+
 // ci8_mbqm_gemm(acc) + output zero point on 8 lanes (channels c .. c + 7, c a multiple of 8),
-// in one 64-bit shift instead of two roundings: with P = (acc << lshift) * m,
+// with one 32-bit shift instead of two roundings: with P = (acc << lshift) * m (|P| < 2^62),
 //   ci8_mbqm_gemm = floor((floor((P + 2^30) / 2^31) + 2^(r-1)) / 2^r)      (r > 0)
 //                 = floor((P + 2^30 + 2^(30+r)) / 2^(31+r))                (nested floors)
-// and for r == 0 floor((P + 2^30) / 2^31). AVX2 has no 64-bit arithmetic shift, so 2^63 is
-// added (|P + nudge| < 2^63, the sum is then non-negative as unsigned) and the logical shift's
-// extra 2^(63 - 31 - r) is subtracted with the zero point's help (zfix), in 32 bits: the
-// result fits int32, so its low 32 bits are exact.
+//                 = floor(H / 2^(r-1)),  H = floor((P + nudge) / 2^32)
+// and for r == 0 floor((P + 2^30) / 2^31) = H of twice (P + nudge). |P + nudge| < 2^63 (and
+// < 2^62 when r == 0, so doubling it cannot overflow); H, the high half of the 64-bit sum, fits
+// int32, so the last step is one vpsravd by rshift1. Only immediate shuffles and one variable
+// shift: the 64-bit variable shifts this replaces are the slowest integer ops on Zen 1.
 CI8_AVX2_INLINE __m256i ci8_avx2_requant(__m256i acc, const ci8_avx2_rq *rq, int32_t c) {
   const __m256i m = _mm256_loadu_si256((const __m256i *)(rq->mult + c));
-  const __m256i x = _mm256_sllv_epi32(acc, _mm256_loadu_si256((const __m256i *)(rq->lshift + c)));
+  const __m256i x = rq->lshift ? _mm256_sllv_epi32(acc, _mm256_loadu_si256(
+                                                            (const __m256i *)(rq->lshift + c)))
+                               : acc;
   __m256i even = _mm256_mul_epi32(x, m);
-  __m256i odd = _mm256_mul_epi32(_mm256_srli_epi64(x, 32), _mm256_srli_epi64(m, 32));
-  even = _mm256_srlv_epi64(
-      _mm256_add_epi64(even, _mm256_loadu_si256((const __m256i *)(rq->nudge + c))),
-      _mm256_loadu_si256((const __m256i *)(rq->shift64 + c)));
-  odd = _mm256_srlv_epi64(
-      _mm256_add_epi64(odd, _mm256_loadu_si256((const __m256i *)(rq->nudge + c + 4))),
-      _mm256_loadu_si256((const __m256i *)(rq->shift64 + c + 4)));
-  const __m256i r = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
-  return _mm256_sub_epi32(r, _mm256_loadu_si256((const __m256i *)(rq->zfix + c)));
+  __m256i odd = _mm256_mul_epi32(_mm256_shuffle_epi32(x, 0xF5), _mm256_shuffle_epi32(m, 0xF5));
+  even = _mm256_add_epi64(even, _mm256_loadu_si256((const __m256i *)(rq->nudge + c)));
+  odd = _mm256_add_epi64(odd, _mm256_loadu_si256((const __m256i *)(rq->nudge + c + 4)));
+  if (rq->twice) {
+    even = _mm256_add_epi64(
+        even, _mm256_and_si256(even, _mm256_loadu_si256((const __m256i *)(rq->twice + c))));
+    odd = _mm256_add_epi64(
+        odd, _mm256_and_si256(odd, _mm256_loadu_si256((const __m256i *)(rq->twice + c + 4))));
+  }
+  // The high 32 bits of every 64-bit lane, in channel order.
+  const __m256i h = _mm256_blend_epi32(_mm256_shuffle_epi32(even, 0xF5), odd, 0xAA);
+  const __m256i q = _mm256_srav_epi32(h, _mm256_loadu_si256((const __m256i *)(rq->rshift1 + c)));
+  return _mm256_add_epi32(q, _mm256_loadu_si256((const __m256i *)(rq->zp + c)));
 }
 
 // The shared first step of ci8_mbqm and ci8_mbqm_gemm on 8 lanes (channels c .. c+7 of rq):
 // ci8_srdhm32(acc << lshift, mult).
 CI8_AVX2_INLINE __m256i ci8_avx2_srdhm(__m256i acc, const ci8_avx2_rq *rq, int32_t c) {
   const __m256i m = _mm256_loadu_si256((const __m256i *)(rq->mult + c));
-  const __m256i x = _mm256_sllv_epi32(acc, _mm256_loadu_si256((const __m256i *)(rq->lshift + c)));
+  const __m256i x = rq->lshift ? _mm256_sllv_epi32(acc, _mm256_loadu_si256(
+                                                            (const __m256i *)(rq->lshift + c)))
+                               : acc;
   const __m256i nudge = _mm256_set1_epi64x(INT64_C(1) << 30);
   __m256i even = _mm256_add_epi64(_mm256_mul_epi32(x, m), nudge);
   __m256i odd = _mm256_add_epi64(

@@ -1,11 +1,15 @@
 // DEPTHWISE_CONV_2D int8 on AVX2, depth_multiplier 1 (the table runs other multipliers on the
 // reference kernel): qs8-dwconv/4x16c-avx2, 4 output pixels x 16 channels per step.
 //
-// Per output row, the kh input rows its window needs are copied (int8) into scratch rows with
-// the padding materialized as the input zero point, so every output pixel -- border pixels
+// The input rows a band of output rows needs are copied (int8) into scratch rows with the
+// padding materialized as the input zero point, so every output pixel -- border pixels
 // included -- reads its taps at fixed offsets from one base pointer, with no bounds checks.
-// The copy is ~kh / (kh * kw) of a byte per MAC; a per-pixel bounds-checked path cost far more
-// on the 8x8 and 16x16 layers where a third of the pixels touch the border.
+// A band is as many output rows as fit DW_BAND_BYTES of scratch rows (at least one): each input
+// row is copied once per band rather than once per output row that reads it (kh times), and
+// the band's pixels run in raster order in tiles of 4, so a narrow image (5 pixels wide in
+// keyword spotting) leaves one short tile per band instead of one per row.
+// A per-pixel bounds-checked path cost far more on the 8x8 and 16x16 layers where a third of
+// the pixels touch the border.
 //
 // Two taps at a time: their bytes are interleaved (vpunpcklbw/vpunpckhbw), widened to int16
 // pairs (a[t0][c], a[t1][c]) and multiplied by the packed (w[t0][c], w[t1][c]) pairs with
@@ -21,13 +25,15 @@
 
 typedef struct dw_header {
   int32_t taps, pairs, oc, ocp;
+  int32_t any_lshift, any_twice;  // ci8_avx2_requant's optional steps, decided at prepare
 } dw_header;
 
 #define DW_HEADER CI8_ALIGN64(sizeof(dw_header))
 #define DW_SLACK 32  // bytes after each scratch row: a partial block's loads stay inside
+#define DW_BAND_BYTES (size_t)(16u << 10)  // scratch rows per band, at most (unless one row is more)
 
 typedef struct dw_layout {
-  size_t vec, mult, lshift, rshift, rshift1, rbit, bias, tmult, tshift, nudge, shift64, zfix,
+  size_t vec, mult, lshift, rshift, rshift1, rbit, bias, tmult, tshift, nudge, twice, zpv,
       weights, total;
   int32_t taps, pairs, ocp;
 } dw_layout;
@@ -50,9 +56,9 @@ static dw_layout dw_layout_of(const ci8_conv2d *op) {
   l.tmult = l.bias + l.vec;
   l.tshift = l.tmult + l.vec;
   l.nudge = l.tshift + l.vec;
-  l.shift64 = l.nudge + 2 * l.vec;
-  l.zfix = l.shift64 + 2 * l.vec;
-  l.weights = l.zfix + l.vec;
+  l.twice = l.nudge + 2 * l.vec;
+  l.zpv = l.twice + 2 * l.vec;
+  l.weights = l.zpv + l.vec;
   l.total = l.weights + CI8_ALIGN64(sizeof(int16_t) * 2 * (size_t)l.pairs * (size_t)l.ocp);
   return l;
 }
@@ -81,8 +87,8 @@ ci8_status ci8_avx2_depthwise_conv2d_prepare(ci8_conv2d *op, const int8_t *filte
                    (int32_t *)(base + l.lshift), (int32_t *)(base + l.rshift),
                    (int32_t *)(base + l.rshift1), (int32_t *)(base + l.rbit));
   ci8_avx2_rq_fill_requant(oc, l.ocp, tshift, op->output_zero_point,
-                           (int64_t *)(base + l.nudge), (int64_t *)(base + l.shift64),
-                           (int32_t *)(base + l.zfix));
+                           (int64_t *)(base + l.nudge), (int64_t *)(base + l.twice),
+                           (int32_t *)(base + l.zpv));
   int32_t *biasp = (int32_t *)(base + l.bias);
   int16_t *w = (int16_t *)(base + l.weights);
   for (int32_t c = 0; c < l.ocp; ++c) {
@@ -105,6 +111,8 @@ ci8_status ci8_avx2_depthwise_conv2d_prepare(ci8_conv2d *op, const int8_t *filte
   h->pairs = l.pairs;
   h->oc = oc;
   h->ocp = l.ocp;
+  h->any_lshift = ci8_avx2_rq_lshift_or_null((const int32_t *)(base + l.lshift), l.ocp) != NULL;
+  h->any_twice = ci8_avx2_rq_twice_or_null((const int64_t *)(base + l.twice), l.ocp) != NULL;
   op->prepared = prepared;
   return CI8_OK;
 }
@@ -118,11 +126,26 @@ static size_t dw_row_bytes(const ci8_conv2d *op) {
   return CI8_ALIGN64((size_t)dw_row_pixels(op) * (size_t)op->input_channels + DW_SLACK);
 }
 
-// Scratch: int32 rel[2 * pairs] (tap offsets from a pixel's base), then kh rows.
+// Input rows one output row's window spans.
+static int32_t dw_reach(const ci8_conv2d *op) {
+  return (op->filter_height - 1) * op->dilation_height + 1;
+}
+
+// Output rows per band: as many as DW_BAND_BYTES of scratch rows hold, 1 .. output_height.
+static int32_t dw_band_rows(const ci8_conv2d *op) {
+  const size_t fit = DW_BAND_BYTES / dw_row_bytes(op);
+  const int32_t reach = dw_reach(op);
+  if (fit <= (size_t)reach || op->output_height <= 1) return 1;
+  const size_t n = (fit - (size_t)reach) / (size_t)op->stride_height + 1;
+  return n < (size_t)op->output_height ? (int32_t)n : op->output_height;
+}
+
+// Scratch: int32 rel[2 * pairs] (tap offsets from a pixel's base), then one band's input rows.
 size_t ci8_avx2_depthwise_conv2d_scratch_size(const ci8_conv2d *op) {
   if (op->output_width <= 0) return 64;
+  const size_t rows = (size_t)(dw_band_rows(op) - 1) * op->stride_height + dw_reach(op);
   return CI8_ALIGN64(sizeof(int32_t) * 2 * (size_t)dw_layout_of(op).pairs) +
-         (size_t)op->filter_height * dw_row_bytes(op);
+         rows * dw_row_bytes(op);
 }
 
 typedef struct dw_ctx {
@@ -165,17 +188,16 @@ CI8_AVX2_INLINE void dw_store16(const dw_ctx *k, __m256i acc0, __m256i acc1, int
   if (c0 + 8 < k->oc) dw_store8(k, acc1, out, c0 + 8);
 }
 
-// N output pixels `step` bytes apart in the scratch rows, all channel blocks. in: the first
-// pixel's base; rel: tap offsets from a base (the tap after an odd last tap points at tap 0 and
-// has weight 0); out: the first pixel's output, the next ones oc bytes apart.
+// N output pixels, all channel blocks. in[i]: pixel i's base in the scratch rows; rel: tap
+// offsets from a base (the tap after an odd last tap points at tap 0 and has weight 0); out:
+// the first pixel's output, the next ones oc bytes apart.
 #define DW_TILE(N)                                                                             \
-  CI8_AVX2_INLINE void dw_tile##N(const dw_ctx *k, const int8_t *in, ptrdiff_t step,           \
+  CI8_AVX2_INLINE void dw_tile##N(const dw_ctx *k, const int8_t *const in[N],                 \
                                   const int32_t *rel, int8_t *out) {                           \
     const int32_t pairs = k->pairs, ocp = k->ocp;                                              \
     int32_t c0 = 0;                                                                            \
     for (; c0 + 16 <= ocp; c0 += 16) {                                                         \
       const int16_t *w = k->weights + (size_t)c0 * pairs * 2;                                  \
-      const int8_t *in_c = in + c0;                                                            \
       __m256i acc0[N], acc1[N];                                                                \
       const __m256i b0 = _mm256_loadu_si256((const __m256i *)(k->bias + c0));                  \
       const __m256i b1 = _mm256_loadu_si256((const __m256i *)(k->bias + c0 + 8));              \
@@ -183,10 +205,10 @@ CI8_AVX2_INLINE void dw_store16(const dw_ctx *k, __m256i acc0, __m256i acc1, int
       for (int32_t p = 0; p < pairs; ++p, w += 32) {                                           \
         const __m256i w0 = _mm256_loadu_si256((const __m256i *)w);                             \
         const __m256i w1 = _mm256_loadu_si256((const __m256i *)(w + 16));                      \
-        const int8_t *a0 = in_c + rel[2 * p], *a1 = in_c + rel[2 * p + 1];                     \
+        const ptrdiff_t o0 = c0 + rel[2 * p], o1 = c0 + rel[2 * p + 1];                         \
         for (int i = 0; i < N; ++i) {                                                          \
-          const __m128i x0 = _mm_loadu_si128((const __m128i *)(a0 + i * step));                \
-          const __m128i x1 = _mm_loadu_si128((const __m128i *)(a1 + i * step));                \
+          const __m128i x0 = _mm_loadu_si128((const __m128i *)(in[i] + o0));                \
+          const __m128i x1 = _mm_loadu_si128((const __m128i *)(in[i] + o1));                \
           const __m256i lo = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(x0, x1));                  \
           const __m256i hi = _mm256_cvtepi8_epi16(_mm_unpackhi_epi8(x0, x1));                  \
           acc0[i] = _mm256_add_epi32(acc0[i], _mm256_madd_epi16(lo, w0));                      \
@@ -197,16 +219,15 @@ CI8_AVX2_INLINE void dw_store16(const dw_ctx *k, __m256i acc0, __m256i acc1, int
     }                                                                                          \
     if (c0 < ocp) { /* the last 8 channels */                                                  \
       const int16_t *w = k->weights + (size_t)c0 * pairs * 2;                                  \
-      const int8_t *in_c = in + c0;                                                            \
       __m256i acc[N];                                                                          \
       const __m256i b0 = _mm256_loadu_si256((const __m256i *)(k->bias + c0));                  \
       for (int i = 0; i < N; ++i) acc[i] = b0;                                                 \
       for (int32_t p = 0; p < pairs; ++p, w += 16) {                                           \
         const __m256i w0 = _mm256_loadu_si256((const __m256i *)w);                             \
-        const int8_t *a0 = in_c + rel[2 * p], *a1 = in_c + rel[2 * p + 1];                     \
+        const ptrdiff_t o0 = c0 + rel[2 * p], o1 = c0 + rel[2 * p + 1];                         \
         for (int i = 0; i < N; ++i) {                                                          \
-          const __m128i x0 = _mm_loadl_epi64((const __m128i *)(a0 + i * step));                \
-          const __m128i x1 = _mm_loadl_epi64((const __m128i *)(a1 + i * step));                \
+          const __m128i x0 = _mm_loadl_epi64((const __m128i *)(in[i] + o0));                \
+          const __m128i x1 = _mm_loadl_epi64((const __m128i *)(in[i] + o1));                \
           const __m256i x = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(x0, x1));                   \
           acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(x, w0));                         \
         }                                                                                      \
@@ -230,13 +251,14 @@ CI8_AVX2 void ci8_avx2_depthwise_conv2d_run(const ci8_conv2d *op, const int8_t *
   if (row_end <= row_begin || ow <= 0) return;
   dw_ctx k;
   k.rq.mult = (const int32_t *)(base + l.mult);
-  k.rq.lshift = (const int32_t *)(base + l.lshift);
+  const dw_header *h = (const dw_header *)base;
+  k.rq.lshift = h->any_lshift ? (const int32_t *)(base + l.lshift) : NULL;
   k.rq.rshift = (const int32_t *)(base + l.rshift);
   k.rq.rshift1 = (const int32_t *)(base + l.rshift1);
   k.rq.rbit = (const int32_t *)(base + l.rbit);
   k.rq.nudge = (const int64_t *)(base + l.nudge);
-  k.rq.shift64 = (const int64_t *)(base + l.shift64);
-  k.rq.zfix = (const int32_t *)(base + l.zfix);
+  k.rq.twice = h->any_twice ? (const int64_t *)(base + l.twice) : NULL;
+  k.rq.zp = (const int32_t *)(base + l.zpv);
   k.bias = (const int32_t *)(base + l.bias);
   k.weights = (const int16_t *)(base + l.weights);
   k.oc = oc;
@@ -253,24 +275,29 @@ CI8_AVX2 void ci8_avx2_depthwise_conv2d_run(const ci8_conv2d *op, const int8_t *
   const size_t rs = dw_row_bytes(op);
   int32_t *rel = (int32_t *)scratch;
   int8_t *rows = (int8_t *)scratch + CI8_ALIGN64(sizeof(int32_t) * 2 * (size_t)l.pairs);
+  // Band row r holds image row y_band + r, so tap (ky, kx) sits ky * dh rows below its
+  // pixel's first row.
   for (int32_t ky = 0, t = 0; ky < kh; ++ky)
-    for (int32_t kx = 0; kx < kw; ++kx, ++t) rel[t] = (int32_t)(ky * rs) + kx * dwl * ic;
+    for (int32_t kx = 0; kx < kw; ++kx, ++t) rel[t] = (int32_t)(ky * dh * rs) + kx * dwl * ic;
   if (taps & 1) rel[taps] = 0;
-  for (int32_t ky = 0; ky < kh; ++ky) memset(rows + ky * rs + used, 0, rs - (size_t)used);
+  const int32_t band = dw_band_rows(op), reach = dw_reach(op);
+  const int32_t band_in_rows = (band - 1) * sh + reach;
+  for (int32_t r = 0; r < band_in_rows; ++r) memset(rows + r * rs + used, 0, rs - (size_t)used);
   // Scratch column x holds image column x - pl: inside the image for x in [x_lo, x_hi).
   const int32_t pl = op->padding_left, pt = op->padding_top;
   const int32_t x_lo = pl < 0 ? 0 : (pl < wpad ? pl : wpad);
   int32_t x_hi = pl + iw < wpad ? pl + iw : wpad;
   if (x_hi < x_lo) x_hi = x_lo;
   const int zp = op->input_zero_point;
-  const ptrdiff_t step = (ptrdiff_t)sw * ic;
+  const ptrdiff_t step = (ptrdiff_t)sw * ic, row_step = (ptrdiff_t)sh * (ptrdiff_t)rs;
   for (int32_t b = 0; b < op->batches; ++b) {
     const int8_t *in_b = input + (size_t)b * ih * iw * ic;
-    for (int32_t oy = row_begin; oy < row_end; ++oy) {
-      const int32_t y0 = oy * sh - pt;
-      for (int32_t ky = 0; ky < kh; ++ky) {
-        const int32_t y = y0 + ky * dh;
-        int8_t *dst = rows + ky * rs;
+    for (int32_t oy0 = row_begin; oy0 < row_end; oy0 += band) {
+      const int32_t n_rows = row_end - oy0 < band ? row_end - oy0 : band;
+      const int32_t y_band = oy0 * sh - pt, in_rows = (n_rows - 1) * sh + reach;
+      for (int32_t r = 0; r < in_rows; ++r) {
+        const int32_t y = y_band + r;
+        int8_t *dst = rows + r * rs;
         if (y < 0 || y >= ih || x_hi == x_lo) {
           memset(dst, zp, (size_t)used);
           continue;
@@ -280,10 +307,23 @@ CI8_AVX2 void ci8_avx2_depthwise_conv2d_run(const ci8_conv2d *op, const int8_t *
                (size_t)(x_hi - x_lo) * ic);
         if (x_hi < wpad) memset(dst + (size_t)x_hi * ic, zp, (size_t)(wpad - x_hi) * ic);
       }
-      int8_t *out_row = output + ((size_t)b * oh + oy) * ow * oc;
-      int32_t ox = 0;
-      for (; ox + 4 <= ow; ox += 4) dw_tile4(&k, rows + ox * step, step, rel, out_row + (size_t)ox * oc);
-      for (; ox < ow; ++ox) dw_tile1(&k, rows + ox * step, step, rel, out_row + (size_t)ox * oc);
+      // The band's output pixels are contiguous: tiles of 4 in raster order, across rows.
+      int8_t *out_band = output + ((size_t)b * oh + oy0) * ow * oc;
+      const int32_t n_pixels = n_rows * ow;
+      const int8_t *base[4];
+      int32_t p = 0, oy = 0, ox = 0;
+      for (; p + 4 <= n_pixels; p += 4) {
+        for (int32_t i = 0; i < 4; ++i) {
+          base[i] = rows + oy * row_step + ox * step;
+          if (++ox == ow) ox = 0, ++oy;
+        }
+        dw_tile4(&k, base, rel, out_band + (size_t)p * oc);
+      }
+      for (; p < n_pixels; ++p) {
+        base[0] = rows + oy * row_step + ox * step;
+        if (++ox == ow) ox = 0, ++oy;
+        dw_tile1(&k, base, rel, out_band + (size_t)p * oc);
+      }
     }
   }
 }

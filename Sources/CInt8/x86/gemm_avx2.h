@@ -4,7 +4,7 @@
 // Prepared layout (all blocks 64-byte aligned):
 //   header   ci8_avx2_gemm_header
 //   int32    mult[ocp], lshift[ocp], rshift[ocp], rshift1[ocp], rbit[ocp], bias_adjusted[ocp]
-//   int64    nudge[ocp], shift64[ocp]; int32 zfix[ocp] (ci8_avx2_requant)
+//   int64    nudge[ocp], twice[ocp]; int32 zpv[ocp] (ci8_avx2_requant)
 //   int16    weights: output channels in groups of 16 (then one group of 8 when ocp % 16 == 8);
 //            a group of NR channels is [kp / 2][NR][2]: for each pair of reduction indices
 //            (k, k + 1) one 32-bit word per channel, w[k] low and w[k + 1] high, which is what
@@ -23,10 +23,11 @@
 
 typedef struct ci8_avx2_gemm_header {
   int32_t k, kp, oc, ocp;
+  int32_t any_lshift, any_twice;  // ci8_avx2_requant's optional steps, decided at prepare
 } ci8_avx2_gemm_header;
 
 typedef struct ci8_avx2_gemm_layout {
-  size_t vec, mult, lshift, rshift, rshift1, rbit, bias, nudge, shift64, zfix, weights, total;
+  size_t vec, mult, lshift, rshift, rshift1, rbit, bias, nudge, twice, zpv, weights, total;
   int32_t kp, ocp;
 } ci8_avx2_gemm_layout;
 
@@ -42,9 +43,9 @@ static inline ci8_avx2_gemm_layout ci8_avx2_gemm_layout_of(int32_t k, int32_t oc
   l.rbit = l.rshift1 + l.vec;
   l.bias = l.rbit + l.vec;
   l.nudge = l.bias + l.vec;
-  l.shift64 = l.nudge + 2 * l.vec;
-  l.zfix = l.shift64 + 2 * l.vec;
-  l.weights = l.zfix + l.vec;
+  l.twice = l.nudge + 2 * l.vec;
+  l.zpv = l.twice + 2 * l.vec;
+  l.weights = l.zpv + l.vec;
   l.total = l.weights + CI8_ALIGN64(sizeof(int16_t) * (size_t)l.kp * (size_t)l.ocp);
   return l;
 }
@@ -60,12 +61,14 @@ static inline void ci8_avx2_gemm_pack(void *prepared, int32_t k, int32_t oc, con
                    (int32_t *)(base + l.lshift), (int32_t *)(base + l.rshift),
                    (int32_t *)(base + l.rshift1), (int32_t *)(base + l.rbit));
   ci8_avx2_rq_fill_requant(oc, l.ocp, shift, output_zero_point, (int64_t *)(base + l.nudge),
-                           (int64_t *)(base + l.shift64), (int32_t *)(base + l.zfix));
+                           (int64_t *)(base + l.twice), (int32_t *)(base + l.zpv));
   ci8_avx2_gemm_header *h = (ci8_avx2_gemm_header *)base;
   h->k = k;
   h->kp = l.kp;
   h->oc = oc;
   h->ocp = l.ocp;
+  h->any_lshift = ci8_avx2_rq_lshift_or_null((const int32_t *)(base + l.lshift), l.ocp) != NULL;
+  h->any_twice = ci8_avx2_rq_twice_or_null((const int64_t *)(base + l.twice), l.ocp) != NULL;
   int32_t *badj = (int32_t *)(base + l.bias);
   for (int32_t c = 0; c < l.ocp; ++c) {
     int32_t sum = 0;
@@ -109,7 +112,22 @@ CI8_AVX2_INLINE void ci8_avx2_gemm_4x16(const int16_t *a0, const int16_t *a1, co
   __m256i c00 = _mm256_loadu_si256((const __m256i *)bias);
   __m256i c01 = _mm256_loadu_si256((const __m256i *)(bias + 8));
   __m256i c10 = c00, c11 = c01, c20 = c00, c21 = c01, c30 = c00, c31 = c01;
-  for (int32_t i = 0; i < kp2; ++i) {
+  int32_t i = 0;
+  for (; i + 1 < kp2; i += 2) {  // two pairs per trip: less loop bookkeeping per vpmaddwd
+    __m256i w0 = _mm256_loadu_si256((const __m256i *)(w + 32 * (size_t)i));
+    __m256i w1 = _mm256_loadu_si256((const __m256i *)(w + 32 * (size_t)i + 16));
+    CI8_GEMM_STEP16(a0, c00, c01);
+    CI8_GEMM_STEP16(a1, c10, c11);
+    CI8_GEMM_STEP16(a2, c20, c21);
+    CI8_GEMM_STEP16(a3, c30, c31);
+    w0 = _mm256_loadu_si256((const __m256i *)(w + 32 * (size_t)i + 32));
+    w1 = _mm256_loadu_si256((const __m256i *)(w + 32 * (size_t)i + 48));
+    CI8_GEMM_STEP16(a0 + 2, c00, c01);
+    CI8_GEMM_STEP16(a1 + 2, c10, c11);
+    CI8_GEMM_STEP16(a2 + 2, c20, c21);
+    CI8_GEMM_STEP16(a3 + 2, c30, c31);
+  }
+  if (i < kp2) {
     const __m256i w0 = _mm256_loadu_si256((const __m256i *)(w + 32 * (size_t)i));
     const __m256i w1 = _mm256_loadu_si256((const __m256i *)(w + 32 * (size_t)i + 16));
     CI8_GEMM_STEP16(a0, c00, c01);
@@ -190,13 +208,13 @@ CI8_AVX2_INLINE ci8_avx2_out ci8_avx2_out_of(const void *prepared, int32_t outpu
   const ci8_avx2_gemm_layout l = ci8_avx2_gemm_layout_of(h->k, h->oc);
   ci8_avx2_out o;
   o.rq.mult = (const int32_t *)(base + l.mult);
-  o.rq.lshift = (const int32_t *)(base + l.lshift);
+  o.rq.lshift = h->any_lshift ? (const int32_t *)(base + l.lshift) : NULL;
   o.rq.rshift = (const int32_t *)(base + l.rshift);
   o.rq.rshift1 = (const int32_t *)(base + l.rshift1);
   o.rq.rbit = (const int32_t *)(base + l.rbit);
   o.rq.nudge = (const int64_t *)(base + l.nudge);
-  o.rq.shift64 = (const int64_t *)(base + l.shift64);
-  o.rq.zfix = (const int32_t *)(base + l.zfix);
+  o.rq.twice = h->any_twice ? (const int64_t *)(base + l.twice) : NULL;
+  o.rq.zp = (const int32_t *)(base + l.zpv);
   o.bias = (const int32_t *)(base + l.bias);
   o.weights = (const int16_t *)(base + l.weights);
   o.kp = h->kp;
