@@ -133,7 +133,7 @@ struct Run: ParsableCommand {
         var sinks: [FrameSink] = []
         if output == .jsonl { sinks.append(JSONLinesSink()) }
         if let annotate { sinks.append(AnnotatedFolderSink(folder: annotate, note: note)) }
-        if let mqttSink = try mqtt.makeSink(note: note) { sinks.append(mqttSink) }
+        if let mqttSink = try mqtt.makeSink(telemetry: telemetry, note: note) { sinks.append(mqttSink) }
         if let server = try serveOptions.startServer(telemetry: telemetry, kernels: kernelOptions.kernels,
                                                      sourceName: sourceName, models: models) {
             sinks.append(server.sink)
