@@ -11,6 +11,9 @@ let package = Package(
         .library(name: "Imaging", targets: ["Imaging"]),
         .library(name: "FrameCapture", targets: ["FrameCapture"]),
         .library(name: "Streaming", targets: ["Streaming"]),
+        .library(name: "BoardProfile", targets: ["BoardProfile"]),
+        .library(name: "AdaptationEval", targets: ["AdaptationEval"]),
+        .library(name: "Reports", targets: ["Reports"]),
         .executable(name: "facecam", targets: ["facecam"]),
     ],
     dependencies: [
@@ -45,6 +48,19 @@ let package = Package(
         // The frame loop: a source -> the face pipeline -> sinks (JSON Lines, annotated images,
         // and whatever an embedding program adds), with reconnects, statistics and telemetry.
         .target(name: "Streaming", dependencies: ["Imaging", "FrameCapture", "FacePipeline", "Adaptation", "Int8Runtime"]),
+        // What `facecam run` runs with: board profiles (firmware-config/*.yaml, through Yams),
+        // the settings' ranges and defaults, the pipeline and source they make.
+        .target(name: "BoardProfile", dependencies: [
+            "Adaptation", "FacePipeline", "FrameCapture", "Int8Runtime", "Streaming",
+            .product(name: "Yams", package: "Yams"),
+        ]),
+        // The shift benchmark (`adapt-eval`, tools/adapt-bench) and source calibration
+        // (`adapt-calibrate`): crop streams, method variants, online scoring, the reports.
+        .target(name: "AdaptationEval", dependencies: ["Adaptation", "FacePipeline", "FrameCapture", "Imaging", "Int8Runtime", "Streaming"]),
+        // What `inspect`, `bench`, `devices` and `adapt-state` print, as text lines and JSON:
+        // model tables, latency statistics and operator profiles, V4L2 device listings and the
+        // capture probe, adaptation state files.
+        .target(name: "Reports", dependencies: ["Adaptation", "FrameCapture", "Int8Runtime", "Streaming"]),
         // `--mqtt`: frames with faces to an MQTT broker through libmosquitto, off the loop thread.
         .target(name: "MQTTPublisher", dependencies: ["CMosquitto", "Streaming", "Int8Runtime"]),
         // The live preview over HTTP: the page, MJPEG, Server-Sent Events, /metrics, /healthz.
@@ -66,8 +82,10 @@ let package = Package(
                 "Streaming",
                 "MQTTPublisher",
                 "LiveView",
+                "BoardProfile",
+                "AdaptationEval",
+                "Reports",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Yams", package: "Yams"),
             ]),
         // Test support: counts heap allocations to prove hot paths allocate nothing.
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
@@ -91,6 +109,15 @@ let package = Package(
         .testTarget(
             name: "FacePipelineTests",
             dependencies: ["FacePipeline", "Imaging", "Int8Runtime", "CAllocationCounter"]),
+        .testTarget(
+            name: "BoardProfileTests",
+            dependencies: ["BoardProfile", "Adaptation", "FacePipeline"]),
+        .testTarget(
+            name: "AdaptationEvalTests",
+            dependencies: ["AdaptationEval", "Adaptation", "Streaming"]),
+        .testTarget(
+            name: "ReportsTests",
+            dependencies: ["Reports", "Int8Runtime", "FrameCapture", "Adaptation", "Streaming"]),
         .testTarget(
             name: "AdaptationTests",
             dependencies: ["Adaptation", "Int8Runtime", "FacePipeline", "Imaging", "CAllocationCounter"]),

@@ -28,6 +28,8 @@ final class MetricsExporter: Sendable {
     private let fps, streamClients, eventClients: Gauge
     /// Gauges of the adapting heads, made when a head first shows up in the telemetry.
     private let heads = Mutex<[String: HeadGauges]>([:])
+    /// The MQTT publisher's counters, made when its counts first show up in the telemetry.
+    private let mqtt = Mutex<PublisherCounters?>(nil)
     /// Counter values already exported: Prometheus counters only move by increments.
     private let exported = Mutex((frames: 0, dropped: 0, corrupt: 0, reconnects: 0))
 
@@ -72,6 +74,26 @@ final class MetricsExporter: Sendable {
         }
     }
 
+    private final class PublisherCounters {
+        let published, dropped, lost, reconnects: Counter
+        var done = PublisherTelemetry()
+        init(_ r: PrometheusCollectorRegistry) {
+            published = r.makeCounter(descriptor: named("mqtt_published_total", "Frame messages the MQTT broker took."))
+            dropped = r.makeCounter(descriptor: named("mqtt_dropped_total", "Frame messages dropped by the full MQTT queue (oldest first)."))
+            lost = r.makeCounter(descriptor: named("mqtt_lost_total", "Frame messages lost with a broken MQTT connection."))
+            reconnects = r.makeCounter(descriptor: named("mqtt_reconnects_total", "MQTT reconnections after a lost connection."))
+        }
+        func advance(to now: PublisherTelemetry) {
+            func step(_ counter: Counter, _ done: inout Int, _ now: Int) {
+                if now > done { counter.increment(by: Int64(now - done)); done = now }
+            }
+            step(published, &done.published, now.published)
+            step(dropped, &done.dropped, now.dropped)
+            step(lost, &done.lost, now.lost)
+            step(reconnects, &done.reconnects, now.reconnects)
+        }
+    }
+
     /// Moves new samples from the ring into the histograms, and the telemetry into counters.
     func update() {
         let lost = feed.samples.drain { row in
@@ -88,6 +110,12 @@ final class MetricsExporter: Sendable {
             advance(dropped, &e.dropped, t.dropped)
             advance(corrupt, &e.corrupt, t.corrupt)
             advance(reconnects, &e.reconnects, t.reconnects)
+        }
+        if let counts = t.mqtt {
+            mqtt.withLock { c in
+                if c == nil { c = PublisherCounters(registry) }
+                c!.advance(to: counts)
+            }
         }
         fps.set(to: t.fps)
         streamClients.set(to: Double(feed.streamClients.load(ordering: .relaxed)))

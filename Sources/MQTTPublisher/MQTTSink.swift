@@ -12,12 +12,16 @@ public final class MQTTSink: FrameSink {
 
     /// `capacity`: messages kept while the broker is away (at 25 fps, 256 is ~10 s of frames
     /// with faces); the oldest go first. `note` gets connection events and the final counts
-    /// (from any thread, a few lines per connection change, never per frame).
-    public init(address: MQTTAddress, qos: MQTTQoS = .atMostOnce, capacity: Int = 256, note: @escaping (String) -> Void) {
+    /// (from any thread, a few lines per connection change, never per frame). With
+    /// `telemetry`, its snapshots carry this sink's counts (`TelemetrySnapshot.mqtt`: /metrics).
+    public init(address: MQTTAddress, qos: MQTTQoS = .atMostOnce, capacity: Int = 256, telemetry: Telemetry? = nil,
+                note: @escaping (String) -> Void) {
         self.address = address
         self.note = note
         queue = DropOldestQueue<String>(capacity: capacity)
         connection = MQTTConnection(address: address, qos: qos, queue: queue, note: note)
+        let reader = CountsReader(connection)
+        telemetry?.attachPublisher { reader.read() }
     }
 
     public func start(_ info: StreamInfo) throws {
@@ -46,4 +50,15 @@ public final class MQTTSink: FrameSink {
 
     /// Counts so far; any thread.
     public var counts: MQTTCounts { connection.snapshot }
+}
+
+/// The connection's counts for readers on other threads: `MQTTConnection.snapshot` takes the
+/// connection's and the queue's locks (each held for a copy), so any thread may call it.
+private final class CountsReader: @unchecked Sendable {
+    private let connection: MQTTConnection
+    init(_ connection: MQTTConnection) { self.connection = connection }
+    func read() -> PublisherTelemetry {
+        let c = connection.snapshot
+        return PublisherTelemetry(published: c.sent, dropped: c.dropped, lost: c.lost, reconnects: c.reconnects)
+    }
 }

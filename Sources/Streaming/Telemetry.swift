@@ -29,6 +29,17 @@ public enum SourceState: Sendable, Equatable {
     case starting, running, reconnecting, lost, ended
 }
 
+/// Counts of a sink that publishes frames elsewhere (the MQTT publisher): read from it when a
+/// reader takes a snapshot, never on the loop thread.
+public struct PublisherTelemetry: Sendable, Equatable {
+    /// Messages the broker took, dropped by the bounded queue (oldest first), lost with a
+    /// broken connection; successful reconnections.
+    public var published = 0, dropped = 0, lost = 0, reconnects = 0
+    public init(published: Int = 0, dropped: Int = 0, lost: Int = 0, reconnects: Int = 0) {
+        (self.published, self.dropped, self.lost, self.reconnects) = (published, dropped, lost, reconnects)
+    }
+}
+
 public struct TelemetrySnapshot: Sendable, Equatable {
     /// Snapshots published so far (a reader sees whether anything changed).
     public var version: UInt64 = 0
@@ -45,6 +56,8 @@ public struct TelemetrySnapshot: Sendable, Equatable {
     public var startedNs: UInt64 = 0, lastFrameNs: UInt64 = 0
     /// Adapting heads (nil when that head does not adapt).
     public var verifier: HeadTelemetry?, expression: HeadTelemetry?
+    /// The MQTT publisher's counts, when one is attached (`Telemetry.attachPublisher`).
+    public var mqtt: PublisherTelemetry?
     public init() {}
 }
 
@@ -53,11 +66,23 @@ public final class Telemetry: @unchecked Sendable {
     let monitor = Monitor()
     private var published = TelemetrySnapshot()
     private var skipped = 0
+    private var mqttCounts: (@Sendable () -> PublisherTelemetry)?
 
     public init() {}
 
-    /// Reader: a copy of the latest published snapshot.
-    public func snapshot() -> TelemetrySnapshot { monitor.withLock { published } }
+    /// Reader: a copy of the latest published snapshot, with the attached publisher's counts
+    /// as they are now.
+    public func snapshot() -> TelemetrySnapshot {
+        var (snapshot, counts) = monitor.withLock { (published, mqttCounts) }
+        snapshot.mqtt = counts?()
+        return snapshot
+    }
+
+    /// Makes snapshots carry a publisher's counts: `counts` is called by readers (any
+    /// thread), outside the lock the loop publishes under.
+    public func attachPublisher(_ counts: @escaping @Sendable () -> PublisherTelemetry) {
+        monitor.withLock { mqttCounts = counts }
+    }
 
     /// Writer (the loop): publishes unless a reader holds the lock right now. Returns whether
     /// it was published.

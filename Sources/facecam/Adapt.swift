@@ -1,31 +1,11 @@
 import Adaptation
 import ArgumentParser
-import FacePipeline
-import Foundation
-import Imaging
-import Streaming
-import Int8Runtime
+import BoardProfile
 
-/// Which heads `--adapt` adapts.
-enum AdaptTarget: String, CaseIterable, ExpressibleByArgument {
-    case both, expression, verifier
-    var verifier: Bool { self != .expression }
-    var expression: Bool { self != .verifier }
-}
-
+extension AdaptTarget: ExpressibleByArgument {}
 extension AdaptationMethod: ExpressibleByArgument {}
 extension TeacherKind: ExpressibleByArgument {}
 extension AlignmentMode: ExpressibleByArgument {}
-
-/// Adaptation settings from a board profile and flags (flags win).
-struct AdaptationChoice {
-    var target: AdaptTarget?
-    var settings = AdaptationSettings()
-    /// Settings the user chose (flag or profile key): per-head defaults never override these.
-    var explicit: Set<String> = []
-    var statePath: String?
-    var saveEvery = 60.0
-}
 
 /// The `--adapt*` flags, shared by `run` and `adapt-eval`.
 struct AdaptationFlags: ParsableArguments {
@@ -81,49 +61,4 @@ struct AdaptationFlags: ParsableArguments {
         }
         return out
     }
-}
-
-/// Per-head defaults, chosen on tools/adapt-bench (README). The verifier re-normalizes its conv4
-/// features and self-trains, both only under a measured shift of the image signals. For the
-/// expression head every method measured lost more than a point on some stream (self-training
-/// on every shifted video, re-normalization under impulse noise), so by default it only watches:
-/// statistics, gate and pseudo-labels run and are reported, its answers stay the int8 model's.
-/// `--adapt-align gated` or `--adapt-lr` turn it on.
-func defaultSettings(for head: String, base: AdaptationSettings, explicit: Set<String> = []) -> AdaptationSettings {
-    var s = base
-    if head == "expression" {
-        if !explicit.contains("alignment") { s.alignment = .off }
-        if !explicit.contains("learning_rate") { s.learningRate = 0 }
-        // Measured on adapt-bench's videos: the check halves what alignment loses under impulse
-        // noise (-0.028 -> -0.014) and keeps its gains (low light +0.20, defocus +0.11).
-        s.alignmentEntropyCheck = true
-    }
-    return s
-}
-
-/// The shipped source statistics of a model: `onet.tflite` -> `onet.source-stats`.
-func sourceStatisticsPath(model: String) -> String {
-    (model.hasSuffix(".tflite") ? String(model.dropLast(7)) : model) + ".source-stats"
-}
-
-/// Builds the pipeline's adaptation settings for the chosen heads, with source statistics
-/// checked against the models' SHA-256.
-func pipelineAdaptation(_ choice: AdaptationChoice, verifierModel: String, classifierModel: String,
-                        into settings: inout PipelineSettings) throws -> [String: [UInt8]] {
-    guard let target = choice.target else { return [:] }
-    var hashes: [String: [UInt8]] = [:]
-    func head(_ name: String, _ model: String) throws -> HeadAdaptation {
-        let hash: [UInt8]
-        do { hash = try SHA256.hashFile(path: model) } catch { throw CommandError("\(model): \(error)") }
-        hashes[name] = hash
-        let statsPath = sourceStatisticsPath(model: model)
-        let source: SourceStatistics
-        do { source = try SourceStatistics.load(path: statsPath, head: name, modelSHA256: hash) } catch {
-            throw CommandError("--adapt \(name): \(error) (make it with `facecam adapt-calibrate`, see the README)")
-        }
-        return HeadAdaptation(settings: defaultSettings(for: name, base: choice.settings, explicit: choice.explicit), source: source)
-    }
-    if target.verifier { settings.verifierAdaptation = try head("verifier", verifierModel) }
-    if target.expression { settings.expressionAdaptation = try head("expression", classifierModel) }
-    return hashes
 }

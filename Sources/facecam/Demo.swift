@@ -34,7 +34,8 @@ struct Demo: ParsableCommand {
                                         classifier: "\(models)/expression.tflite", settings: settings)
         } catch { throw CommandError("\(error)") }
 
-        let files = try imageFiles()
+        let files: [String]
+        do { files = try StillImages.files(paths) } catch let error as StillImageError { throw CommandError(error.description) }
         var faceCount = 0, failures = 0
         var total = PipelineTimings()
         for file in files {
@@ -48,37 +49,9 @@ struct Demo: ParsableCommand {
             let faces = pipeline.process(image, timings: &timings)
             faceCount += faces.count
             total.detectMs += timings.detectMs; total.verifyMs += timings.verifyMs; total.classifyMs += timings.classifyMs
-            let line: JSON = .object([
-                ("image", .string(file)), ("width", .integer(image.width)), ("height", .integer(image.height)),
-                ("faces", .array(faces.map(faceJSON))),
-                ("latency_ms", .object([("detect", .number(round3(timings.detectMs))), ("verify", .number(round3(timings.verifyMs))),
-                                        ("classify", .number(round3(timings.classifyMs)))])),
-            ])
-            print(line.text)
+            print(StillImages.record(file: file, image: image, faces: faces, timings: timings).text)
         }
-        let n = max(files.count - failures, 1)
-        FileHandle.standardError.write(Data(String(
-            format: "facecam: %d image(s), %d face(s); mean per image: detect %.2f ms, verify %.2f ms, classify %.2f ms\n",
-            files.count - failures, faceCount, total.detectMs / Double(n), total.verifyMs / Double(n), total.classifyMs / Double(n)).utf8))
+        FileHandle.standardError.write(Data((StillImages.summary(images: files.count - failures, faces: faceCount, total: total) + "\n").utf8))
         if failures > 0 { throw ExitCode(1) }
     }
-
-    private func imageFiles() throws -> [String] {
-        var files: [String] = []
-        for path in paths {
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-                throw CommandError("\(path): no such file or folder")
-            }
-            if isDirectory.boolValue {
-                let names = try FileManager.default.contentsOfDirectory(atPath: path).sorted()
-                files += names.filter { $0.hasSuffix(".ppm") || $0.hasSuffix(".pgm") }.map { "\(path)/\($0)" }
-            } else {
-                files.append(path)
-            }
-        }
-        guard !files.isEmpty else { throw CommandError("no .ppm or .pgm images in \(paths.joined(separator: ", "))") }
-        return files
-    }
 }
-

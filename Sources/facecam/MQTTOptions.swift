@@ -20,11 +20,11 @@ struct MQTTOptions: ParsableArguments {
     }
 
     /// The sink for `--mqtt`, or nil without it. `note` is where its few status lines go.
-    func makeSink(note: @escaping (String) -> Void) throws -> FrameSink? {
+    func makeSink(telemetry: Telemetry, note: @escaping (String) -> Void) throws -> FrameSink? {
         guard let url else { return nil }
         let address: MQTTAddress
         do { address = try MQTTAddress(parsing: url) } catch { throw ValidationError("--mqtt: \(error)") }
-        return MQTTSink(address: address, qos: qos, note: note)
+        return MQTTSink(address: address, qos: qos, telemetry: telemetry, note: note)
     }
 }
 

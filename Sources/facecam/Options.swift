@@ -1,23 +1,9 @@
+import AdaptationEval
 import ArgumentParser
+import BoardProfile
 import FacePipeline
 import FrameCapture
 import Streaming
-
-/// Allowed values of settings a flag and a board profile key both set: one range each, so
-/// `--threshold 7` fails as `thresholds.detection: 7` does.
-enum SettingRange {
-    static let detectionThreshold: ClosedRange<Double> = 0...1
-    static let threads: ClosedRange<Int> = 1...64
-    static let fps: ClosedRange<Double> = 1...240
-    static let reconnectAttempts: ClosedRange<Int> = 0...1000
-}
-
-/// Defaults shared by every command and the board profile loader.
-enum ModelDefaults {
-    static let folder = "models"
-    static let detectionThreshold = PipelineSettings.defaultDetectionThreshold
-    static let threads = 1
-}
 
 /// `--threads`, for the commands that run models (alone in bench and invoke).
 struct ThreadOptions: ParsableArguments {
@@ -63,6 +49,9 @@ struct ModelOptions: ParsableArguments {
         if let threads = threadOptions.threads { settings.threads = threads }
     }
 
+    /// The models and pipeline settings of the flags alone, for calibration and evaluation.
+    var evaluationModels: EvaluationModels { EvaluationModels(folder: modelsFolder, settings: pipelineSettings) }
+
     /// Pipeline settings of the flags alone (commands without a board profile).
     var pipelineSettings: PipelineSettings {
         var settings = PipelineSettings()
@@ -77,20 +66,9 @@ enum OutputFormat: String, CaseIterable, ExpressibleByArgument {
     case jsonl, none
 }
 
-/// Camera pixel formats `run` asks a camera for (`camera.format` in a profile).
-enum CameraFormat: String, CaseIterable, ExpressibleByArgument {
-    case yuyv, mjpeg, grey, nv12
-
-    init?(argument: String) { self.init(rawValue: argument.lowercased()) }
-
-    var pixelFormat: PixelFormat {
-        switch self {
-        case .yuyv: return .yuyv
-        case .mjpeg: return .mjpeg
-        case .grey: return .grey
-        case .nv12: return .nv12
-        }
-    }
+/// `camera.format` words, in any case.
+extension CameraFormat: ExpressibleByArgument {
+    public init?(argument: String) { self.init(rawValue: argument.lowercased()) }
 }
 
 /// Every format `devices --probe` can ask for: the case name (yuyv, rgb24, ...) or the fourcc.
@@ -103,10 +81,4 @@ extension PixelFormat: ExpressibleByArgument {
 
     public static var allValueStrings: [String] { allCases.map { "\($0)" } }
     public var defaultValueDescription: String { "\(self)" }
-}
-
-/// The head a command measures.
-enum HeadName: String, CaseIterable, ExpressibleByArgument {
-    case verifier, expression
-    var modelFile: String { self == .verifier ? "onet.tflite" : "expression.tflite" }
 }

@@ -1,5 +1,6 @@
 import Adaptation
 import ArgumentParser
+import BoardProfile
 import FacePipeline
 import FrameCapture
 import Foundation
@@ -94,18 +95,17 @@ struct Run: ParsableCommand {
             throw CommandError("--adapt-* options need --adapt (or adaptation.heads in the board profile)")
         }
 
-        let pipeline = try makePipeline(settings)
+        let pipeline: (pipeline: FacePipeline, modelHashes: [String: [UInt8]])
+        do { pipeline = try settings.makePipeline(kernels: kernelOptions.kernels) } catch let error as ConfigError {
+            throw CommandError(error.description)
+        }
         if let annotate {
             do { try FileManager.default.createDirectory(atPath: annotate, withIntermediateDirectories: true) } catch {
                 throw CommandError("--annotate \(annotate): cannot create the folder: \(error.localizedDescription)")
             }
         }
 
-        var spec = SourceSpec(path: settings.device ?? "/dev/video0")
-        spec.format = (settings.format ?? .yuyv).pixelFormat
-        spec.width = settings.width ?? 640
-        spec.height = settings.height ?? 480
-        spec.fps = settings.fps
+        let spec = settings.sourceSpec
         var configuration = LoopConfiguration()
         configuration.maxFrames = maxFrames
         configuration.restartFiles = loop
@@ -115,11 +115,8 @@ struct Run: ParsableCommand {
         frameLoop.persistence = settings.adaptation.statePath.map {
             AdaptationPersistence(path: $0, interval: settings.adaptation.saveEvery, hashes: pipeline.modelHashes)
         }
-        let dir = settings.modelsDirectory
-        frameLoop.sinks = try makeSinks(
-            telemetry: frameLoop.telemetry, note: frameLoop.note, sourceName: spec.path,
-            models: [("detector", "\(dir)/\(settings.detector)"), ("verifier", "\(dir)/\(settings.verifier)"),
-                     ("classifier", "\(dir)/\(settings.classifier)")])
+        frameLoop.sinks = try makeSinks(telemetry: frameLoop.telemetry, note: frameLoop.note, sourceName: spec.path,
+                                        models: settings.modelPaths.map { ($0.name, $0.path) })
 
         frameLoop.stop.installSignalHandlers()
         let result: LoopResult
@@ -136,35 +133,11 @@ struct Run: ParsableCommand {
         var sinks: [FrameSink] = []
         if output == .jsonl { sinks.append(JSONLinesSink()) }
         if let annotate { sinks.append(AnnotatedFolderSink(folder: annotate, note: note)) }
-        if let mqttSink = try mqtt.makeSink(note: note) { sinks.append(mqttSink) }
+        if let mqttSink = try mqtt.makeSink(telemetry: telemetry, note: note) { sinks.append(mqttSink) }
         if let server = try serveOptions.startServer(telemetry: telemetry, kernels: kernelOptions.kernels,
                                                      sourceName: sourceName, models: models) {
             sinks.append(server.sink)
         }
         return sinks
     }
-
-    /// The face pipeline of the settings, with the model hashes the adaptation state is bound to.
-    private func makePipeline(_ settings: RunSettings) throws -> (pipeline: FacePipeline, modelHashes: [String: [UInt8]]) {
-        var pipelineSettings = PipelineSettings()
-        pipelineSettings.detectionThreshold = settings.detectionThreshold
-        pipelineSettings.verifyThreshold = settings.verificationThreshold
-        pipelineSettings.maxFaces = settings.maxFaces
-        pipelineSettings.threads = settings.threads
-        pipelineSettings.kernels = kernelOptions.kernels
-        let dir = settings.modelsDirectory
-        let modelHashes = try pipelineAdaptation(settings.adaptation, verifierModel: "\(dir)/\(settings.verifier)",
-                                                 classifierModel: "\(dir)/\(settings.classifier)", into: &pipelineSettings)
-        do {
-            let pipeline = try FacePipeline(detector: "\(dir)/\(settings.detector)", verifier: "\(dir)/\(settings.verifier)",
-                                            classifier: "\(dir)/\(settings.classifier)", settings: pipelineSettings)
-            return (pipeline, modelHashes)
-        } catch { throw CommandError("\(error)") }
-    }
-}
-
-func parseSize(_ text: String) -> (Int, Int)? {
-    let parts = text.lowercased().split(separator: "x").compactMap { Int($0) }
-    guard parts.count == 2, (16...8192).contains(parts[0]), (16...8192).contains(parts[1]) else { return nil }
-    return (parts[0], parts[1])
 }

@@ -57,6 +57,16 @@ final class MQTTSinkTests: XCTestCase {
         XCTAssertTrue(lines.last?.contains("4 unsent at exit") == true, "\(lines)")
     }
 
+    func testAttachedTelemetryCarriesThePublisherCounts() throws {
+        let telemetry = Telemetry()
+        XCTAssertNil(telemetry.snapshot().mqtt)
+        let sink = MQTTSink(address: nowhere, capacity: 4, telemetry: telemetry, note: { _ in })
+        XCTAssertEqual(telemetry.snapshot().mqtt, PublisherTelemetry())
+        for i in 0..<10 { _ = sink.consume(processed(i, faces: 1), telemetry: TelemetrySnapshot()) }
+        XCTAssertEqual(telemetry.snapshot().mqtt, PublisherTelemetry(published: 0, dropped: 6, lost: 0, reconnects: 0))
+        try sink.finish(TelemetrySnapshot())
+    }
+
     /// On the loop thread the sink allocates only the message text (what building
     /// `frame.json.text` allocates), also while the full queue drops; nothing for a frame
     /// without faces.

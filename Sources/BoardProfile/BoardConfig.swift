@@ -1,54 +1,49 @@
+// Board profiles (firmware-config/*.yaml): YAML through Yams, every key checked.
+#if canImport(Glibc)
+import Glibc
+#endif
 import Adaptation
-import Foundation
-import Imaging
 import Streaming
 import Yams
 
-/// Settings for `facecam run`, from defaults, a board profile (firmware-config/*.yaml) and flags,
-/// in that order of precedence (flags win).
-struct RunSettings {
-    var device: String?
-    var format: CameraFormat?
-    var width: Int?
-    var height: Int?
-    var fps: Double?
-    var threads = ModelDefaults.threads
-    var modelsDirectory = ModelDefaults.folder
-    var detector = "blazeface.tflite"
-    var verifier = "onet.tflite"
-    var classifier = "expression.tflite"
-    var detectionThreshold = ModelDefaults.detectionThreshold
-    var verificationThreshold: Float = 0.5
-    var maxFaces = 8
-    var reconnectAttempts = 5
-    var adaptation = AdaptationChoice()
-}
-
-struct ConfigError: Error, CustomStringConvertible {
-    let description: String
+/// A board profile that cannot be used: one line naming the file, the line and the key.
+public struct ConfigError: Error, CustomStringConvertible {
+    public let description: String
+    public init(description: String) { self.description = description }
 }
 
 /// Reads a board profile. Every key is checked: an unknown key or a bad value is an error that
 /// names the file, the line and the key.
-enum BoardConfig {
-    static let folder = "firmware-config"
+public enum BoardConfig {
+    public static let folder = "firmware-config"
 
-    static func path(forBoard name: String) throws -> String {
+    /// The profile file of a board name, relative to the working directory; an unknown name
+    /// is an error that lists the known ones.
+    public static func path(forBoard name: String) throws -> String {
         let path = "\(folder)/\(name).yaml"
-        guard FileManager.default.fileExists(atPath: path) else {
-            let known = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [])
-                .filter { $0.hasSuffix(".yaml") }.map { String($0.dropLast(5)) }.sorted()
+        guard fileExists(path) else {
+            let known = directoryEntries(folder).filter { $0.hasSuffix(".yaml") }.map { String($0.dropLast(5)) }.sorted()
             throw ConfigError(description: "unknown board '\(name)'; profiles in \(folder)/: \(known.joined(separator: ", "))")
         }
         return path
     }
 
-    static func load(_ path: String, into settings: inout RunSettings) throws {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+    /// Applies the profile at `path` to `settings`.
+    public static func load(_ path: String, into settings: inout RunSettings) throws {
+        guard let data = readProfile(path), let text = String(validating: data, as: UTF8.self) else {
             throw ConfigError(description: "\(path): cannot read the file")
         }
+        try apply(text: text, bytes: data, name: path, into: &settings)
+    }
+
+    /// Applies profile text to `settings`; `name` labels errors (a path, or what the text is).
+    public static func apply(_ text: String, name: String, into settings: inout RunSettings) throws {
+        try apply(text: text, bytes: Array(text.utf8), name: name, into: &settings)
+    }
+
+    private static func apply(text: String, bytes data: [UInt8], name path: String, into settings: inout RunSettings) throws {
         // Bounded before Yams: its parser recurses per nesting level and would overflow the stack.
-        if let problem = YAMLBounds.check([UInt8](data)) { throw ConfigError(description: "\(path): \(problem)") }
+        if let problem = YAMLBounds.check(data) { throw ConfigError(description: "\(path): \(problem)") }
         let root: Node?
         do { root = try Yams.compose(yaml: text) } catch {
             throw ConfigError(description: "\(path): not valid YAML: \(error)")
@@ -100,8 +95,8 @@ enum BoardConfig {
                             throw fail(v, "'camera.format' must be one of \(CameraFormat.allCases.map(\.rawValue).joined(separator: ", ")), got '\(f)'")
                         }
                         settings.format = format
-                    case "width": settings.width = try integer(v, "camera.width", 16...8192)
-                    case "height": settings.height = try integer(v, "camera.height", 16...8192)
+                    case "width": settings.width = try integer(v, "camera.width", SettingRange.frameSide)
+                    case "height": settings.height = try integer(v, "camera.height", SettingRange.frameSide)
                     default: settings.fps = try number(v, "camera.fps", SettingRange.fps)
                     }
                 }
@@ -165,4 +160,40 @@ enum BoardConfig {
     }
 
     private static func line(_ node: Node) -> Int { (node.mark?.line ?? 0) }
+
+    private static func fileExists(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0
+    }
+
+    private static func directoryEntries(_ path: String) -> [String] {
+        guard let dir = opendir(path) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// The file's bytes, or nil when it cannot be read.
+    private static func readProfile(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) != S_IFDIR else { return nil }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 14)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 { if errno == EINTR { continue }; return nil }
+            if n == 0 { break }
+            out.append(contentsOf: chunk[0..<n])
+        }
+        return out
+    }
 }
