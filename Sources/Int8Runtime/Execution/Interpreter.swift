@@ -185,14 +185,14 @@ public final class Interpreter {
             switch (splits[step], plan.kernel) {
             case (.rows, .conv2D(let d)), (.rows, .depthwiseConv2D(let d)):
                 let job = memory.copy([ConvolutionRows(conv: d, input: input!, output: output, scratch: scratch[step], scratchStride: stride)])
-                parallel = ParallelWork(items: Int(d.output_height), context: UnsafeRawPointer(job), task: runConvolutionRows)
+                parallel = ParallelWork(items: Int(d.output_height), threads: threads, context: UnsafeRawPointer(job), task: runConvolutionRows)
             case (.rows, .fullyConnected(let d)):
                 let job = memory.copy([FullyConnectedRows(fc: d, input: input!, output: output, scratch: scratch[step], scratchStride: stride)])
-                parallel = ParallelWork(items: Int(d.batches), context: UnsafeRawPointer(job), task: runFullyConnectedRows)
+                parallel = ParallelWork(items: Int(d.batches), threads: threads, context: UnsafeRawPointer(job), task: runFullyConnectedRows)
             case (.slices, _):
                 let job = memory.copy([FullyConnectedSlices(slices: memory.copy(slices[step]), firstChannel: memory.copy(sliceFirst[step]),
                                                             input: input!, output: output, scratch: scratch[step], scratchStride: stride)])
-                parallel = ParallelWork(items: slices[step].count, context: UnsafeRawPointer(job), task: runFullyConnectedSlices)
+                parallel = ParallelWork(items: slices[step].count, threads: threads, context: UnsafeRawPointer(job), task: runFullyConnectedSlices)
             default:
                 break
             }
@@ -370,7 +370,7 @@ public final class Interpreter {
     private func run(_ index: Int) {
         let step = steps[index]
         if let work = step.parallel, let pool {
-            pool.parallelFor(work.items, context: work.context, work.task)
+            pool.parallelFor(work.items, tileSize: work.tileSize, context: work.context, work.task)
             return
         }
         let out = step.output
