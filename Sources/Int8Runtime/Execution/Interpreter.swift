@@ -27,10 +27,13 @@ public struct PartialRun: Sendable {
 public final class Interpreter {
     public struct Options: Sendable {
         /// Threads for CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED, counting the calling
-        /// thread (1: everything runs on the caller). Those operators are split by output rows
-        /// or output channels, so results are byte-identical for every thread count; operators
-        /// under about 300 K multiply-accumulates (100 K for depthwise), and every other
-        /// operator, run on the calling thread.
+        /// thread (1: everything runs on the caller; at most 64). Those operators are split by
+        /// output rows (batch rows, or 16-channel slices for a single-row FULLY_CONNECTED) into
+        /// about 4 tiles per thread that the threads, the caller included, claim from a shared
+        /// counter, so results are byte-identical for every thread count and a late worker
+        /// costs little. Operators under 150 K multiply-accumulates (40 K for depthwise), and
+        /// every other operator, run on the calling thread. Idle workers poll for ~100 us
+        /// between operators (yielding the core), then sleep.
         public var threads: Int = 1
         /// Tensors whose contents must stay readable after `invoke()` (e.g. an embedding).
         public var preservedTensors: [Int] = []
