@@ -27,10 +27,13 @@ public struct PartialRun: Sendable {
 public final class Interpreter {
     public struct Options: Sendable {
         /// Threads for CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED, counting the calling
-        /// thread (1: everything runs on the caller). Those operators are split by output rows
-        /// or output channels, so results are byte-identical for every thread count; operators
-        /// under about 300 K multiply-accumulates (100 K for depthwise), and every other
-        /// operator, run on the calling thread.
+        /// thread (1: everything runs on the caller; at most 64). Those operators are split by
+        /// output rows (batch rows, or 16-channel slices for a single-row FULLY_CONNECTED) into
+        /// about 4 tiles per thread that the threads, the caller included, claim from a shared
+        /// counter, so results are byte-identical for every thread count and a late worker
+        /// costs little. Operators under 150 K multiply-accumulates (40 K for depthwise), and
+        /// every other operator, run on the calling thread. Idle workers poll for ~100 us
+        /// between operators (yielding the core), then sleep.
         public var threads: Int = 1
         /// Tensors whose contents must stay readable after `invoke()` (e.g. an embedding).
         public var preservedTensors: [Int] = []
@@ -185,14 +188,14 @@ public final class Interpreter {
             switch (splits[step], plan.kernel) {
             case (.rows, .conv2D(let d)), (.rows, .depthwiseConv2D(let d)):
                 let job = memory.copy([ConvolutionRows(conv: d, input: input!, output: output, scratch: scratch[step], scratchStride: stride)])
-                parallel = ParallelWork(items: Int(d.output_height), context: UnsafeRawPointer(job), task: runConvolutionRows)
+                parallel = ParallelWork(items: Int(d.output_height), threads: threads, context: UnsafeRawPointer(job), task: runConvolutionRows)
             case (.rows, .fullyConnected(let d)):
                 let job = memory.copy([FullyConnectedRows(fc: d, input: input!, output: output, scratch: scratch[step], scratchStride: stride)])
-                parallel = ParallelWork(items: Int(d.batches), context: UnsafeRawPointer(job), task: runFullyConnectedRows)
+                parallel = ParallelWork(items: Int(d.batches), threads: threads, context: UnsafeRawPointer(job), task: runFullyConnectedRows)
             case (.slices, _):
                 let job = memory.copy([FullyConnectedSlices(slices: memory.copy(slices[step]), firstChannel: memory.copy(sliceFirst[step]),
                                                             input: input!, output: output, scratch: scratch[step], scratchStride: stride)])
-                parallel = ParallelWork(items: slices[step].count, context: UnsafeRawPointer(job), task: runFullyConnectedSlices)
+                parallel = ParallelWork(items: slices[step].count, threads: threads, context: UnsafeRawPointer(job), task: runFullyConnectedSlices)
             default:
                 break
             }
@@ -370,7 +373,7 @@ public final class Interpreter {
     private func run(_ index: Int) {
         let step = steps[index]
         if let work = step.parallel, let pool {
-            pool.parallelFor(work.items, context: work.context, work.task)
+            pool.parallelFor(work.items, tileSize: work.tileSize, context: work.context, work.task)
             return
         }
         let out = step.output

@@ -1,24 +1,46 @@
 // How CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED are split across the thread pool. Every
 // split is over outputs -- output rows, batch rows, or slices of output channels -- never over
 // a reduction: each output byte is computed by one thread with exactly the arithmetic of a
-// single-threaded run, so any thread count gives the same bytes. Small operators stay on the
-// calling thread (ParallelWork.minimumMACs).
+// single-threaded run, so any thread count gives the same bytes. The items are cut into tiles
+// that the threads claim dynamically (ThreadPool), several per thread, so a late or slower
+// thread takes fewer of them. Small operators stay on the calling thread (ParallelWork.minimumMACs).
 import CInt8
 
-/// One operator's parallel call: `task(context, begin, end, worker)` over items 0..<items.
+/// One operator's parallel call: `task(context, begin, end, worker)` over items 0..<items, in
+/// tiles of `tileSize` items.
 struct ParallelWork {
     let items: Int
+    let tileSize: Int
     let context: UnsafeRawPointer
     let task: ThreadPool.Task
 
-    /// Below these multiply-accumulates an operator runs on the calling thread: waking the
-    /// workers (a semaphore post and a context switch each, tens of microseconds on a loaded
-    /// board) costs more than half of it. Depthwise convolutions do less work per MAC than
-    /// GEMM-based ones (a few GMAC/s against ~10 on one core), hence the lower bound.
-    static let minimumMACs = 300_000
-    static let minimumDepthwiseMACs = 100_000
+    init(items: Int, threads: Int, context: UnsafeRawPointer, task: ThreadPool.Task) {
+        self.items = items
+        self.tileSize = ParallelWork.tileSize(items: items, threads: threads)
+        self.context = context
+        self.task = task
+    }
+
+    /// Below these multiply-accumulates an operator runs on the calling thread. Workers spin
+    /// between the operators of an inference and the caller never waits for one that has not
+    /// started, so a split costs a few microseconds (claims, one kernel call per tile, the
+    /// last tile's wait). Depthwise convolutions run at fewer MAC/s than GEMM-based ones
+    /// (~4-8 GMAC/s against ~16-25 on one core), hence the lower bound.
+    static let minimumMACs = 150_000
+    static let minimumDepthwiseMACs = 40_000
+    /// Tiles per thread: enough that a thread that starts late or runs slower costs little,
+    /// few enough that per-tile kernel setup stays small.
+    static let tilesPerThread = 4
+
+    /// Items per tile for `items` on `threads` threads: about tilesPerThread tiles per thread,
+    /// at least one item per tile.
+    static func tileSize(items: Int, threads: Int) -> Int {
+        max(1, items / (max(threads, 1) * tilesPerThread))
+    }
     /// FULLY_CONNECTED slices hold whole tiles of output channels (16: the widest GEMM tile).
     static let channelGranule = 16
+    /// Slices per thread of a single-row FULLY_CONNECTED (claimed like tiles).
+    static let slicesPerThread = 2
 }
 
 /// How an operator is split across threads.
@@ -81,9 +103,10 @@ struct FullyConnectedSlices {
 /// The channel ranges of a FULLY_CONNECTED of `channels` outputs on `threads` threads: whole
 /// granules, as even as they go; a single range means "do not split".
 func channelSlices(_ channels: Int, threads: Int) -> [Range<Int>] {
+    let slicesPerThread = ParallelWork.slicesPerThread
     let granule = ParallelWork.channelGranule
     let granules = (channels + granule - 1) / granule
-    let parts = max(1, min(threads, granules))
+    let parts = max(1, min(threads * slicesPerThread, granules))
     var ranges: [Range<Int>] = []
     var start = 0
     for part in 0..<parts {
