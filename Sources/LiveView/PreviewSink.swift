@@ -16,7 +16,7 @@ public final class PreviewSink: FrameSink {
     private var nextImageNs: UInt64 = 0
     /// A buffer the encoder has not taken (or a refused offer): reused for the next frame.
     private var pending: PreviewFrame?
-    private var buffers = 0
+    private var buffersMade = false
 
     init(feed: LiveFeed, streamFPS: Double) {
         self.feed = feed
@@ -59,11 +59,17 @@ public final class PreviewSink: FrameSink {
     private func handOff(_ image: RGBImage, index: Int) {
         var buffer = pending
         pending = nil
-        if buffer == nil { buffer = feed.spares.withLockIfAvailable { $0.popLast() } ?? nil }
-        if buffer == nil, buffers < LiveFeed.frameBuffers {
-            buffers += 1
+        if !buffersMade {
+            // The first picture makes every buffer at once (spares for the encoder to cycle),
+            // so no later frame allocates, however the encoder's timing falls.
+            buffersMade = true
             buffer = PreviewFrame(width: image.width, height: image.height)
+            var extra = (1..<LiveFeed.frameBuffers).map { _ in PreviewFrame(width: image.width, height: image.height) }
+            feed.spares.withLock { spares in
+                while let frame = extra.popLast(), spares.count < LiveFeed.frameBuffers { spares.append(frame) }
+            }
         }
+        if buffer == nil { buffer = feed.spares.withLockIfAvailable { $0.popLast() } ?? nil }
         guard let buffer else { return }  // every buffer is with the encoder: skip this frame
         if buffer.image.width != image.width || buffer.image.height != image.height {
             buffer.image = RGBImage(width: image.width, height: image.height)  // only when the size changes
