@@ -132,14 +132,16 @@ final class RuntimeTests: XCTestCase {
     func testFullyConnectedChannelSlices() {
         XCTAssertEqual(channelSlices(7, threads: 4), [0..<7])
         XCTAssertEqual(channelSlices(32, threads: 4), [0..<16, 16..<32])
-        XCTAssertEqual(channelSlices(100, threads: 3), [0..<32, 32..<64, 64..<100])
-        XCTAssertEqual(channelSlices(640, threads: 4), [0..<160, 160..<320, 320..<480, 480..<640])
+        // ParallelWork.slicesPerThread (2) slices a thread, each whole 16-channel tiles.
+        XCTAssertEqual(channelSlices(100, threads: 3), [0..<16, 16..<32, 32..<48, 48..<64, 64..<80, 80..<100])
+        XCTAssertEqual(channelSlices(640, threads: 4), [0..<80, 80..<160, 160..<240, 240..<320,
+                                                       320..<400, 400..<480, 480..<560, 560..<640])
         for channels in 1...300 {
             for threads in 1...5 {
                 let slices = channelSlices(channels, threads: threads)
                 XCTAssertEqual(slices.first?.lowerBound, 0)
                 XCTAssertEqual(slices.last?.upperBound, channels)
-                XCTAssertLessThanOrEqual(slices.count, threads)
+                XCTAssertLessThanOrEqual(slices.count, threads * ParallelWork.slicesPerThread)
                 for (a, b) in zip(slices, slices.dropFirst()) {
                     XCTAssertEqual(a.upperBound, b.lowerBound)
                     XCTAssertEqual(a.count % ParallelWork.channelGranule, 0)

@@ -162,6 +162,34 @@ if [ $rc -ne 0 ] && [ $rc -lt 128 ] && has 'camera lost' && has 'giving up'; the
     pass "disconnect + failing STREAMON, --reconnect 1: exit $rc: $(grep -i 'giving up' /tmp/$name.err | head -n 1)"
 else fail "unplug-giveup" "rc=$rc"; fi
 
+# /healthz of the live view follows the camera: 200 while frames arrive, 503 while the camera
+# is lost (a fatal streaming error, then a failing STREAMON: two reconnect waits), 200 again
+# after the reconnect. busybox wget: no output on 200, "... 503 ..." on an error status.
+ifconfig lo 127.0.0.1 up 2>/dev/null || ip link set lo up 2>/dev/null
+health() {
+    out=$(wget -q -T 2 -O /dev/null "http://127.0.0.1:8088/healthz" 2>&1)
+    case $out in "") echo 200 ;; *503*) echo 503 ;; *) echo none ;; esac
+}
+capture /dev/video0 yuyv 30 --reconnect 3 --serve 127.0.0.1:8088 > /tmp/health.out 2> /tmp/health.err & pid=$!
+wait_frames /tmp/health.out 3
+seen=""; t=0
+while [ "$seen" != "200" ] && [ $t -lt 50 ]; do seen=$(health); t=$((t + 1)); [ "$seen" = 200 ] || sleep 0.2; done
+for c in inject_vidioc_streamon_error=1 inject_fatal_streaming_error=1; do set_ctrl "$c"; done
+t=0
+while [ $t -lt 150 ]; do   # at most ~30 s: until 503 and then 200 were seen
+    h=$(health); [ "${seen##* }" = "$h" ] || seen="$seen $h"
+    case "$seen" in *"503 200"*) break ;; esac
+    sleep 0.2; t=$((t + 1))
+done
+wait $pid; rc=$?
+grep -v 'reading /dev' /tmp/health.err | sed "s/^/  [healthz-err] /" | head -n 8
+case "$seen" in
+    "200 503 200"*) if [ $rc -eq 0 ] && grep -q 'reconnected' /tmp/health.err; then
+        pass "/healthz with --serve: $seen across a lost camera and its reconnect, exit 0"
+        else fail "healthz" "statuses: $seen, rc=$rc"; fi ;;
+    *) fail "healthz" "statuses: $seen (wanted 200 503 200), rc=$rc" ;;
+esac
+
 # SIGTERM while streaming: a clean stop with a summary, and the buffers are released (the
 # device streams again at once).
 # facecam itself in the background (not the capture function's subshell), so the signal reaches it
