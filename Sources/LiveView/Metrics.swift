@@ -84,13 +84,10 @@ final class MetricsExporter: Sendable {
             reconnects = r.makeCounter(descriptor: named("mqtt_reconnects_total", "MQTT reconnections after a lost connection."))
         }
         func advance(to now: PublisherTelemetry) {
-            func step(_ counter: Counter, _ done: inout Int, _ now: Int) {
-                if now > done { counter.increment(by: Int64(now - done)); done = now }
-            }
-            step(published, &done.published, now.published)
-            step(dropped, &done.dropped, now.dropped)
-            step(lost, &done.lost, now.lost)
-            step(reconnects, &done.reconnects, now.reconnects)
+            advanceCounter(published, &done.published, to: now.published)
+            advanceCounter(dropped, &done.dropped, to: now.dropped)
+            advanceCounter(lost, &done.lost, to: now.lost)
+            advanceCounter(reconnects, &done.reconnects, to: now.reconnects)
         }
     }
 
@@ -103,13 +100,10 @@ final class MetricsExporter: Sendable {
         if lost > 0 { lostSamples.increment(by: Int64(lost)) }
         let t = telemetry.snapshot()
         exported.withLock { e in
-            func advance(_ counter: Counter, _ done: inout Int, _ now: Int) {
-                if now > done { counter.increment(by: Int64(now - done)); done = now }
-            }
-            advance(frames, &e.frames, t.frames)
-            advance(dropped, &e.dropped, t.dropped)
-            advance(corrupt, &e.corrupt, t.corrupt)
-            advance(reconnects, &e.reconnects, t.reconnects)
+            advanceCounter(frames, &e.frames, to: t.frames)
+            advanceCounter(dropped, &e.dropped, to: t.dropped)
+            advanceCounter(corrupt, &e.corrupt, to: t.corrupt)
+            advanceCounter(reconnects, &e.reconnects, to: t.reconnects)
         }
         if let counts = t.mqtt {
             mqtt.withLock { c in
@@ -138,4 +132,10 @@ final class MetricsExporter: Sendable {
 /// facecam_NAME, with its help text (the unit, when there is one, is part of NAME).
 private func named(_ name: String, _ help: String) -> MetricNameDescriptor {
     MetricNameDescriptor(namespace: "facecam", metricName: name, unitName: "", helpText: help)
+}
+
+/// Prometheus counters only rise: moves `counter` up to the loop's running total `now`, of
+/// which `done` has been exported so far.
+private func advanceCounter(_ counter: Counter, _ done: inout Int, to now: Int) {
+    if now > done { counter.increment(by: Int64(now - done)); done = now }
 }

@@ -1,22 +1,9 @@
-// printf-style formatting without Foundation's String(format:), and the size and count
-// forms every report uses.
+// The size and count forms every report uses (printf-style `formatted` is in Streaming).
 #if canImport(Glibc)
 import Glibc
 #endif
 import Int8Runtime
 import Streaming
-
-/// `format` filled as C's printf fills it, for numbers only (no %s or %@: put strings in with \(...)).
-public func formatted(_ format: String, _ arguments: CVarArg...) -> String {
-    var buffer = [CChar](repeating: 0, count: 256)
-    var count = withVaList(arguments) { vsnprintf(&buffer, buffer.count, format, $0) }
-    if count >= buffer.count {
-        buffer = [CChar](repeating: 0, count: Int(count) + 1)
-        count = withVaList(arguments) { vsnprintf(&buffer, buffer.count, format, $0) }
-    }
-    guard count >= 0 else { return format }
-    return String(decoding: buffer.prefix(Int(count)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-}
 
 public func formatBytes(_ n: Int) -> String {
     if n >= 1 << 20 { return formatted("%.2f MiB", Double(n) / Double(1 << 20)) }

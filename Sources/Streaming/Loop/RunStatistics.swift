@@ -84,10 +84,3 @@ public func adaptationSummary(_ adapter: HeadAdapter, labels: [String]) -> Strin
         + "\(fixed(adapter.meanStepMicroseconds, 1)) us per face"
 }
 
-/// `x` with `digits` decimals, rounded as printf's %.Nf does.
-public func fixed(_ x: Double, _ digits: Int) -> String {
-    var buffer = [CChar](repeating: 0, count: 64)
-    let count = withVaList([x]) { vsnprintf(&buffer, buffer.count, "%.\(digits)f", $0) }
-    guard count >= 0 else { return "\(x)" }
-    return String(decoding: buffer.prefix(min(Int(count), buffer.count - 1)).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-}
